@@ -1,0 +1,1 @@
+"""Postgres access: connections and pools, migrations, and the queries the services share."""

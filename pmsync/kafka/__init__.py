@@ -1,0 +1,1 @@
+"""Kafka: topic specs, client settings, headers, and the DLQ message shape."""

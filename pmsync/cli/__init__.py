@@ -39,7 +39,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from pmsync.cli import infra  # noqa: F401  (registers stack, topics, db)
+    """Import each command module once; importing registers its commands on ``main``.
+    Add one line per module here (keep heavy imports inside the commands)."""
+    from pmsync.cli import infra  # noqa: F401  (stack, topics, db, settings)
 
 
 _register()

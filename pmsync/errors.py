@@ -67,3 +67,9 @@ class ConfigError(Exception):
 
 class SettingsError(Exception):
     """An environment variable has a value pmsync cannot use."""
+
+
+class PMSLoadError(PMSError):
+    """A booking could not be decoded or stored by the loader."""
+
+    stage = "load"

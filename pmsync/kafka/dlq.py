@@ -1,0 +1,54 @@
+"""The dead-letter message: original bytes, and headers that say what failed and where.
+
+Modelled on Kafka Connect's DLQ context headers. Every reject in any stage is built here, so
+the DLQ sink, the CLI and the API read one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pmsync.errors import PMSError
+from pmsync.kafka.headers import Headers
+
+STAGE = "error.stage"
+CLASS = "error.class"
+MESSAGE = "error.message"
+PATH = "error.path"
+SOURCE_TOPIC = "source.topic"
+SOURCE_PARTITION = "source.partition"
+SOURCE_OFFSET = "source.offset"
+CONFIG_VERSION = "config.version"
+CONFIG_HASH = "config.hash"
+FAILED_AT = "failed.at"
+
+_MAX_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    topic: str
+    partition: int
+    offset: int
+
+
+def dlq_headers(error: PMSError, source: SourcePosition, *, config_key: str | None = None,
+                config_hash: str | None = None, original: Headers | None = None,
+                failed_at: datetime | None = None) -> Headers:
+    """The original message's headers (minus stale error ones) followed by the error headers."""
+    when = (failed_at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    kept = [(k, v) for k, v in (original or []) if not k.startswith(("error.", "source.", "config.", "failed."))]
+    error_headers = {
+        STAGE: error.stage,
+        CLASS: type(error).__name__,
+        MESSAGE: error.message[:_MAX_MESSAGE],
+        PATH: error.location,
+        SOURCE_TOPIC: source.topic,
+        SOURCE_PARTITION: str(source.partition),
+        SOURCE_OFFSET: str(source.offset),
+        CONFIG_VERSION: config_key or "",
+        CONFIG_HASH: config_hash or "",
+        FAILED_AT: when,
+    }
+    return kept + [(k, v.encode("utf-8")) for k, v in error_headers.items()]

@@ -1,0 +1,27 @@
+"""Kafka header names and helpers. Headers carry routing and lineage, never secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+HOTEL_ID = "pms.hotel_id"
+PMS_TYPE = "pms.type"
+PMS_VERSION = "pms.version"
+FETCH_ID = "pms.fetch_id"
+FETCHED_AT = "pms.fetched_at"
+# JSON: the minimal sub-page a config's `lookup` mappings join against (CompiledConfig.context_for).
+CONTEXT = "pms.context"
+# Set on a message sent back to the raw topic by `pmsync dlq replay`.
+REPLAY_OF = "pms.replay_of"
+
+Headers = list[tuple[str, bytes]]
+
+
+def header_dict(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:
+    """Last value wins, as Kafka clients usually read headers."""
+    return {key: value for key, value in (headers or ())}
+
+
+def text(headers: dict[str, bytes], key: str) -> str | None:
+    value = headers.get(key)
+    return value.decode("utf-8", "replace") if value is not None else None

@@ -73,3 +73,9 @@ class PMSLoadError(PMSError):
     """A booking could not be decoded or stored by the loader."""
 
     stage = "load"
+
+
+class PMSConfigMissingError(PMSError):
+    """No config is published for the message's PMS type and version (or its headers lack them)."""
+
+    stage = "config"

@@ -42,6 +42,7 @@ def _register() -> None:
     """Import each command module once; importing registers its commands on ``main``.
     Add one line per module here (keep heavy imports inside the commands)."""
     from pmsync.cli import infra  # noqa: F401  (stack, topics, db, settings)
+    from pmsync.cli import pipeline_cmd  # noqa: F401  (validator, mapper, dlq)
 
 
 _register()

@@ -1,0 +1,28 @@
+# The two commands of the README. Both work on a fresh clone: bootstrap installs the Python
+# side, `pmsync stack up` installs and starts Kafka and Postgres when they are missing.
+PMSYNC := .venv/bin/pmsync
+
+.PHONY: bootstrap demo demo-down test bench
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+## Bring the stack up and run the whole pipeline on the bundled PMS simulator.
+demo: bootstrap
+	$(PMSYNC) demo
+
+demo-down: bootstrap
+	$(PMSYNC) demo --down
+
+## Run every test against a real Kafka and Postgres, then every shipped config's golden sample.
+test: bootstrap
+	$(PMSYNC) stack up
+	.venv/bin/pytest
+	$(PMSYNC) config test pms_configs
+
+bench: bootstrap
+	$(PMSYNC) stack up
+	.venv/bin/python bench/mapping.py
+	.venv/bin/python bench/loader.py
+	.venv/bin/python bench/pipeline.py
+	.venv/bin/python bench/api.py

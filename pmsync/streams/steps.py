@@ -1,0 +1,122 @@
+"""The two per-message steps of the stream workers, free of Kafka and faust.
+
+``validate_step`` checks a raw message against its PMS version's raw schema; ``map_step``
+turns a validated message into the Avro canonical booking with lineage. Each returns a
+``Routed``: where the message goes next, or why it is rejected. They never raise for bad
+input, so one poison message can never stop an agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from pmsync.errors import PMSConfigMissingError, PMSError, PMSMappingError
+from pmsync.kafka import headers as h
+from pmsync.kafka.dlq import SourcePosition, dlq_headers
+from pmsync.serde.avro import encode_booking
+from pmsync.streams.registry import ConfigRegistry
+
+# Headers the validator adds so the mapper can record the raw message's position as lineage.
+RAW_TOPIC = "pms.raw.topic"
+RAW_PARTITION = "pms.raw.partition"
+RAW_OFFSET = "pms.raw.offset"
+
+
+@dataclass(frozen=True)
+class Message:
+    """The parts of a consumed Kafka message the steps need."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def position(self) -> SourcePosition:
+        return SourcePosition(self.topic, self.partition, self.offset)
+
+
+@dataclass
+class Routed:
+    """``ok``: send ``value``/``headers`` on; otherwise send the original bytes to the DLQ."""
+
+    ok: bool
+    value: bytes | None
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    error: PMSError | None = None
+    hotel_id: str | None = None
+
+
+def _reject(msg: Message, error: PMSError, config=None) -> Routed:
+    return Routed(False, msg.value, dlq_headers(error, msg.position,
+                                                config_key=getattr(config, "key", None),
+                                                config_hash=getattr(config, "hash", None),
+                                                original=msg.headers),
+                  error, h.text(h.header_dict(msg.headers), h.HOTEL_ID))
+
+
+def _config_for(registry: ConfigRegistry, headers: dict[str, bytes]):
+    pms_type, version = h.text(headers, h.PMS_TYPE), h.text(headers, h.PMS_VERSION)
+    if not h.text(headers, h.HOTEL_ID):
+        raise PMSConfigMissingError("message has no pms.hotel_id header; it did not come from the "
+                                    "fetcher and cannot be attributed to a hotel")
+    compiled = registry.get(pms_type, version)
+    if compiled is None:
+        raise PMSConfigMissingError(
+            f"no PMS config {pms_type}:{version} is published; publish it with "
+            f"`pmsync config publish` and replay this message", path=None)
+    return compiled
+
+
+def validate_step(registry: ConfigRegistry, msg: Message) -> Routed:
+    headers = h.header_dict(msg.headers)
+    compiled = None
+    try:
+        compiled = _config_for(registry, headers)
+        record = compiled.parse_record(msg.value or b"")
+        compiled.validate_raw(record)
+    except PMSError as error:
+        return _reject(msg, error, compiled)
+    position = [(RAW_TOPIC, msg.topic.encode()), (RAW_PARTITION, str(msg.partition).encode()),
+                (RAW_OFFSET, str(msg.offset).encode())]
+    kept = [(k, v) for k, v in msg.headers if k not in (RAW_TOPIC, RAW_PARTITION, RAW_OFFSET)]
+    return Routed(True, msg.value, kept + position, hotel_id=h.text(headers, h.HOTEL_ID))
+
+
+def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
+    headers = h.header_dict(msg.headers)
+    compiled = None
+    try:
+        compiled = _config_for(registry, headers)
+        record = compiled.parse_record(msg.value or b"")
+        context = _context(headers)
+        booking = compiled.map(record, context)
+    except PMSError as error:
+        return _reject(msg, error, compiled)
+    hotel_id = h.text(headers, h.HOTEL_ID)
+    booking.update(
+        hotel_id=hotel_id, pms_type=compiled.pms_type, pms_version=compiled.version,
+        config_hash=compiled.hash,
+        source_topic=h.text(headers, RAW_TOPIC) or msg.topic,
+        source_partition=int(h.text(headers, RAW_PARTITION) or msg.partition),
+        source_offset=int(h.text(headers, RAW_OFFSET) or msg.offset),
+    )
+    return Routed(True, encode_booking(booking), msg.headers, hotel_id=hotel_id)
+
+
+def _context(headers: dict[str, bytes]) -> dict | None:
+    raw = headers.get(h.CONTEXT)
+    if raw is None:
+        return None
+    try:
+        context = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PMSMappingError(f"the pms.context header is not valid JSON ({exc}); re-fetch the hotel",
+                              path="pms.context") from None
+    if not isinstance(context, dict):
+        raise PMSMappingError("the pms.context header must be a JSON object", path="pms.context")
+    return context

@@ -1,0 +1,1 @@
+"""Thin service entry points over the ``pmsync`` domain package."""

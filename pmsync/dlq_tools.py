@@ -65,10 +65,10 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
     }
 
 
-async def run_sink(settings: Settings, stop: asyncio.Event, group_id: str = "pmsync-dlq-sink") -> None:
+async def run_sink(settings: Settings, stop: asyncio.Event) -> None:
     """Copy the DLQ topic into ``dlq_messages``; offsets are committed after the insert."""
     consumer = AIOKafkaConsumer(settings.topics.dlq, bootstrap_servers=settings.kafka_bootstrap,
-                                group_id=group_id, enable_auto_commit=False,
+                                group_id=settings.group_id("dlq-sink"), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:

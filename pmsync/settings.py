@@ -73,6 +73,8 @@ class Settings:
     api_port: int = 8000
     simulator_port: int = 8081
     log_level: str = "INFO"
+    # Consumer groups are "<prefix>-<service>"; tests give each run its own prefix.
+    group_prefix: str = "pmsync"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -98,7 +100,33 @@ class Settings:
             api_port=_int("PMSYNC_API_PORT", 8000, 1),
             simulator_port=_int("PMSYNC_SIMULATOR_PORT", 8081, 1),
             log_level=level,
+            group_prefix=_str("PMSYNC_GROUP_PREFIX", "pmsync"),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that make a child process read these same settings."""
+        env = {
+            "PMSYNC_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "PMSYNC_DATABASE_URL": self.database_url,
+            "PMSYNC_API_DATABASE_URL": self.api_database_url,
+            "PMSYNC_TOPIC_PARTITIONS": str(self.partitions),
+            "PMSYNC_TOPIC_PREFIX": "",
+            "PMSYNC_DLQ_RETENTION_MS": str(self.dlq_retention_ms),
+            "PMSYNC_STACK_DIR": str(self.stack_dir),
+            "PMSYNC_KAFKA_PORT": str(self.kafka_port),
+            "PMSYNC_KAFKA_CONTROLLER_PORT": str(self.kafka_controller_port),
+            "PMSYNC_POSTGRES_PORT": str(self.postgres_port),
+            "PMSYNC_API_PORT": str(self.api_port),
+            "PMSYNC_SIMULATOR_PORT": str(self.simulator_port),
+            "PMSYNC_LOG_LEVEL": self.log_level,
+            "PMSYNC_GROUP_PREFIX": self.group_prefix,
+        }
+        for f in fields(Topics):
+            env[f"PMSYNC_TOPIC_{f.name.upper()}"] = getattr(self.topics, f.name)
+        return env
+
+    def group_id(self, service: str) -> str:
+        return f"{self.group_prefix}-{service}"
 
     def redacted(self) -> dict[str, str]:
         """Settings as printable strings, with passwords in DSNs masked."""

@@ -52,7 +52,7 @@ def settings(services: Services, database: Database) -> Settings:
     topics = Topics(**{f.name: prefix + f.default for f in dataclasses.fields(Topics)})
     return dataclasses.replace(Settings.from_env(), kafka_bootstrap=services.kafka_bootstrap,
                                database_url=database.dsn, api_database_url=database.api_dsn,
-                               topics=topics, partitions=3)
+                               topics=topics, partitions=3, group_prefix=f"test-{prefix[:-1]}")
 
 
 @pytest.fixture

@@ -42,7 +42,12 @@ def _register() -> None:
     """Import each command module once; importing registers its commands on ``main``.
     Add one line per module here (keep heavy imports inside the commands)."""
     from pmsync.cli import infra  # noqa: F401  (stack, topics, db, settings)
+    from pmsync.cli import config_cmd  # noqa: F401
+    from pmsync.cli import simulator_cmd  # noqa: F401
+    from pmsync.cli import fetcher_cmd  # noqa: F401
+    from pmsync.cli import api_cmd  # noqa: F401
     from pmsync.cli import pipeline_cmd  # noqa: F401  (validator, mapper, dlq)
+    from pmsync.cli import loader_cmd  # noqa: F401
 
 
 _register()

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def make_app(role: str, settings: Settings) -> faust.App:
     app = faust.App(
-        f"pmsync-{role}",
+        settings.group_id(role),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         web_enabled=False,

@@ -1,0 +1,3 @@
+from pmsync.cli import main
+
+main()

@@ -1,0 +1,182 @@
+"""The set-based upsert of canonical bookings (+ their guest and room) into Postgres.
+
+One batch = one COPY into a session-local staging table, then one ``INSERT … SELECT … ON
+CONFLICT`` per table. A version of a booking replaces the stored one only when it is not
+older: ``(source_updated_at, source_offset)`` compared as a pair, so the same input always
+gives the same rows whatever order or how often it arrives (replays are idempotent).
+Guests are written only for bookings whose row was written; rooms keep first/last seen from
+the bookings' ``source_updated_at``, so they are order-independent too.
+
+This module never commits, never swallows a database error and never decides what to do with
+a rejected row: the caller owns the transaction (and its savepoints) and the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import psycopg
+
+STAGE: Final = "pmsync_stage_bookings"
+
+# Staging columns use the target tables' types, so a bad value fails at COPY time with the
+# column named in the error context.
+_CREATE_STAGE: Final = f"""
+CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
+  hotel_id text, external_id text, status text, check_in date, check_out date,
+  room_number text, room_type text, adults integer, children integer,
+  total_amount numeric(14,2), currency char(3), source_updated_at timestamptz,
+  pms_type text, pms_version text, config_hash text, source_topic text,
+  source_partition integer, source_offset bigint,
+  first_name text, last_name text, email text, phone text
+) ON COMMIT DELETE ROWS"""
+
+_BOOKING_COLUMNS: Final = (
+    "hotel_id", "external_id", "status", "check_in", "check_out", "room_number", "room_type",
+    "adults", "children", "total_amount", "currency", "source_updated_at", "pms_type",
+    "pms_version", "config_hash", "source_topic", "source_partition", "source_offset")
+_GUEST_COLUMNS: Final = ("first_name", "last_name", "email", "phone")
+_COPY: Final = f"COPY {STAGE} ({', '.join(_BOOKING_COLUMNS + _GUEST_COLUMNS)}) FROM STDIN"
+
+_UPDATABLE: Final = [c for c in _BOOKING_COLUMNS if c not in ("hotel_id", "external_id")]
+_SELECT_BOOKING: Final = ", ".join("coalesce(children, 0)" if c == "children" else c
+                                   for c in _BOOKING_COLUMNS)
+
+# "Not older" as a pair: equal source_updated_at is settled by the raw message's offset (a
+# hotel's raw messages share one partition), so ties resolve the same way on every replay.
+_NOT_OLDER: Final = ("(excluded.source_updated_at, excluded.source_offset)"
+                     " >= (b.source_updated_at, b.source_offset)")
+
+# No ORDER BY: sorting cost more than it saved in bench/loader.py. Two loaders only write the
+# same keys during a rebalance; a deadlock then fails the batch, which is retried whole.
+_UPSERT_BOOKINGS: Final = f"""
+INSERT INTO bookings AS b ({', '.join(_BOOKING_COLUMNS)})
+SELECT {_SELECT_BOOKING} FROM {STAGE}
+ON CONFLICT (hotel_id, external_id) DO UPDATE SET
+  {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}, loaded_at = now()
+WHERE {_NOT_OLDER}"""
+
+_UPSERT_BOOKINGS_AND_GUESTS: Final = f"""
+WITH written AS ({_UPSERT_BOOKINGS}
+  RETURNING hotel_id, external_id
+), guests_written AS (
+  INSERT INTO guests AS g (hotel_id, external_id, first_name, last_name, email, phone)
+  SELECT s.hotel_id, s.external_id, s.first_name, s.last_name, s.email, s.phone
+    FROM {STAGE} s JOIN written w USING (hotel_id, external_id)
+  ON CONFLICT (hotel_id, external_id) DO UPDATE SET
+    first_name = excluded.first_name, last_name = excluded.last_name,
+    email = excluded.email, phone = excluded.phone, updated_at = now()
+  -- An unchanged guest is not rewritten: no dead tuple, no WAL, updated_at stays meaningful.
+  WHERE (g.first_name, g.last_name, g.email, g.phone)
+        IS DISTINCT FROM (excluded.first_name, excluded.last_name, excluded.email, excluded.phone)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM guests_written)"""
+
+# A stale booking still proves the room existed then, so every staged row counts for
+# first/last seen; room_type follows the newest sighting only.
+_UPSERT_ROOMS: Final = f"""
+INSERT INTO rooms AS r (hotel_id, room_number, room_type, first_seen_at, last_seen_at)
+SELECT hotel_id, room_number,
+       (array_agg(room_type ORDER BY source_updated_at DESC) FILTER (WHERE room_type IS NOT NULL))[1],
+       min(source_updated_at), max(source_updated_at)
+  FROM {STAGE} WHERE room_number IS NOT NULL AND source_updated_at IS NOT NULL
+ GROUP BY hotel_id, room_number ORDER BY hotel_id, room_number
+ON CONFLICT (hotel_id, room_number) DO UPDATE SET
+  room_type = CASE WHEN excluded.last_seen_at >= r.last_seen_at
+                   THEN coalesce(excluded.room_type, r.room_type) ELSE r.room_type END,
+  first_seen_at = least(r.first_seen_at, excluded.first_seen_at),
+  last_seen_at = greatest(r.last_seen_at, excluded.last_seen_at)
+-- Most batches only re-sight known rooms: skip the rewrite unless something moves.
+WHERE excluded.first_seen_at < r.first_seen_at OR excluded.last_seen_at > r.last_seen_at
+   OR (excluded.last_seen_at >= r.last_seen_at AND excluded.room_type IS NOT NULL
+       AND excluded.room_type IS DISTINCT FROM r.room_type)"""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    staged: int      # rows sent (keys unique)
+    written: int     # booking rows inserted or updated
+    guests: int      # guest rows inserted or updated
+    rooms: int       # room rows inserted or updated
+
+    @property
+    def stale(self) -> int:
+        """Staged rows the database kept its newer version of."""
+        return self.staged - self.written
+
+
+def updated_at_key(value: object) -> datetime:
+    """``source_updated_at`` as an aware datetime; ValueError names the bad value."""
+    if not isinstance(value, str):
+        raise ValueError(f"source_updated_at {value!r} is not an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"source_updated_at {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"source_updated_at {value!r} has no UTC offset (expected …Z)")
+    return parsed
+
+
+def newest_per_key(bookings: Sequence[dict]) -> list[int]:
+    """Indices (ascending) of the newest version of each (hotel_id, external_id).
+
+    Newest = highest (source_updated_at, source_offset), then the later position in
+    ``bookings`` (Kafka order). ON CONFLICT cannot touch one row twice in a statement, so a
+    batch must carry one version per key. Every ``source_updated_at`` must already parse
+    (see :func:`updated_at_key`).
+    """
+    best: dict[tuple, tuple] = {}
+    for index, booking in enumerate(bookings):
+        key = (booking["hotel_id"], booking["external_id"])
+        rank = (updated_at_key(booking["source_updated_at"]), booking["source_offset"], index)
+        current = best.get(key)
+        if current is None or rank > current:
+            best[key] = rank
+    return sorted(rank[2] for rank in best.values())
+
+
+class BookingStore:
+    """Upserts batches of bookings on one owner connection (one per loader process).
+
+    ``with_guests_and_rooms=False`` exists for the benchmark's comparison only.
+    """
+
+    def __init__(self, conn: psycopg.Connection, *, with_guests_and_rooms: bool = True) -> None:
+        self.conn = conn
+        self.with_guests_and_rooms = with_guests_and_rooms
+        # Created once per session (not per batch): DDL per batch would churn the catalog.
+        with conn.transaction():
+            conn.execute(_CREATE_STAGE)
+
+    def upsert(self, bookings: Sequence[dict]) -> UpsertResult:
+        """Stage and upsert in the connection's current transaction (keys must be unique).
+
+        Raises the database's error unchanged (e.g. ``psycopg.errors.DataError`` for a value
+        Postgres rejects); the caller rolls back to its savepoint and decides.
+        """
+        if not bookings:
+            return UpsertResult(0, 0, 0, 0)
+        with self.conn.cursor() as cur:
+            # Staging may hold an earlier attempt of this same transaction (bisecting a batch).
+            cur.execute(f"DELETE FROM {STAGE}")
+            with cur.copy(_COPY) as copy:
+                write = copy.write_row
+                for b in bookings:
+                    g = b.get("guest") or {}
+                    write((b["hotel_id"], b["external_id"], b["status"], b["check_in"], b["check_out"],
+                           b.get("room_number"), b.get("room_type"), b.get("adults"), b.get("children"),
+                           b.get("total_amount"), b.get("currency"), b["source_updated_at"],
+                           b["pms_type"], b["pms_version"], b["config_hash"], b["source_topic"],
+                           b["source_partition"], b["source_offset"],
+                           g.get("first_name"), g.get("last_name"), g.get("email"), g.get("phone")))
+            if not self.with_guests_and_rooms:
+                cur.execute(_UPSERT_BOOKINGS)
+                return UpsertResult(len(bookings), cur.rowcount, 0, 0)
+            written, guests = cur.execute(_UPSERT_BOOKINGS_AND_GUESTS).fetchone()  # type: ignore[misc]
+            cur.execute(_UPSERT_ROOMS)
+            return UpsertResult(len(bookings), written, guests, cur.rowcount)

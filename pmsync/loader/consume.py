@@ -1,0 +1,228 @@
+"""The loader's consume loop: poll a batch, store it, dead-letter its rejects, commit offsets.
+
+Client choice: kafka-python's synchronous ``KafkaConsumer``. The loader does one thing at a
+time (a blocking psycopg COPY + upsert per batch), so an event loop would add nothing but
+a thread hop for every database call; kafka-python heartbeats from its own thread, so a
+slow batch does not cost the group membership, and it commits explicit offsets.
+
+Delivery: auto-commit is off; a batch's offsets are committed only after its database
+transaction committed and its rejects were acknowledged by the DLQ topic. A crash anywhere
+before that replays the batch, and the idempotent upsert makes the replay harmless: every
+booking is stored exactly once. This module must never commit an offset for a message that
+is not stored or dead-lettered, and never let one bad message stop the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from pmsync.db.bookings import BookingStore
+from pmsync.kafka.dlq import dlq_headers
+from pmsync.loader import metrics
+from pmsync.loader.batch import Batch, Message
+from pmsync.loader.store import BatchOutcome, Reject, store_batch
+from pmsync.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoaderOptions:
+    batch_size: int = 5000          # big enough for COPY to pay off, small enough to bisect fast
+    max_wait_s: float = 1.0         # a quiet topic still lands within this after its first message
+    group_id: str = "pmsync-loader"
+    retry_backoff_s: float = 0.5
+    retry_backoff_max_s: float = 30.0
+
+
+class DeadLetterPublisher:
+    """Sends rejects to the DLQ topic: original key and bytes, error headers, acked (acks=all)."""
+
+    def __init__(self, producer: KafkaProducer, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    def publish(self, rejects: list[Reject]) -> None:
+        futures = []
+        for reject in rejects:
+            booking = reject.booking or {}
+            config_key = (f"{booking['pms_type']}:{booking['pms_version']}"
+                          if booking.get("pms_type") else None)
+            headers = dlq_headers(reject.error, reject.message.position, config_key=config_key,
+                                  config_hash=booking.get("config_hash"), original=reject.message.headers)
+            futures.append(self.producer.send(self.topic, key=reject.message.key,
+                                              value=reject.message.value or b"", headers=headers))
+        if futures:
+            self.producer.flush()
+            for future in futures:
+                future.get(timeout=30)  # raises if the broker did not take it
+
+
+class _DropRevoked(ConsumerRebalanceListener):
+    """Messages collected from a partition we lose are dropped before they are stored: they
+    are uncommitted, so the partition's next owner reads them again."""
+
+    def __init__(self, loader: "Loader") -> None:
+        self.loader = loader
+
+    def on_partitions_revoked(self, revoked) -> None:
+        lost = {(tp.topic, tp.partition) for tp in revoked}
+        before = len(self.loader.pending)
+        self.loader.pending[:] = [m for m in self.loader.pending if (m.topic, m.partition) not in lost]
+        if before != len(self.loader.pending):
+            log.info("partitions revoked mid-batch; their messages will be re-read",
+                     extra={"dropped": before - len(self.loader.pending)})
+
+    def on_partitions_assigned(self, assigned) -> None:
+        log.info("partitions assigned", extra={"partitions": sorted(f"{tp.topic}:{tp.partition}"
+                                                                     for tp in assigned)})
+
+
+class Loader:
+    """One loader process: one consumer, one DLQ producer, one database connection."""
+
+    def __init__(self, settings: Settings, options: LoaderOptions | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.options = options or LoaderOptions()
+        self.stop = stop or threading.Event()
+        self.pending: list[Message] = []
+        self._retry: Batch | None = None
+        self._failures = 0
+        self._store: BookingStore | None = None
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap, group_id=self.options.group_id,
+            client_id="pmsync-loader", enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed", max_poll_records=self.options.batch_size)
+        self.consumer.subscribe([settings.topics.bookings], listener=_DropRevoked(self))
+        self.dead_letters = DeadLetterPublisher(
+            KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-loader-dlq",
+                          acks="all", enable_idempotence=True, linger_ms=5),
+            settings.topics.dlq)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        log.info("loader started", extra={"topic": self.settings.topics.bookings,
+                                          "group": self.options.group_id,
+                                          "batch_size": self.options.batch_size})
+        while not self.stop.is_set():
+            self.step()
+        log.info("loader stopping; an unfinished batch is left uncommitted for the next run")
+
+    def step(self) -> BatchOutcome | None:
+        """Collect (or retry) one batch and store it. None when there was nothing to do."""
+        batch = self._retry or self._collect()
+        if not batch or self.stop.is_set():
+            return None  # on stop an uncommitted batch is abandoned: it is read again next run
+        started = time.monotonic()
+        try:
+            outcome = store_batch(self._db(), batch)        # the database transaction commits here
+            self.dead_letters.publish(outcome.rejects)     # acked by the broker before we move on
+        except (psycopg.Error, KafkaError) as exc:
+            self._retry_later(batch, exc)
+            return None
+        self._retry, self._failures = None, 0
+        self.commit(batch.next_offsets())                  # only now: all of it is stored or dead-lettered
+        self._record(outcome, time.monotonic() - started)
+        return outcome
+
+    @property
+    def retrying(self) -> Batch | None:
+        """The batch that failed for a non-row reason and is stored again on the next step."""
+        return self._retry
+
+    def commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        try:
+            self.consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                                  for (t, p), o in offsets.items()}, timeout_ms=30_000)
+        except CommitFailedError:
+            # The group rebalanced while we stored: the batch is in the database, and the
+            # partitions' new owner re-reads it; the idempotent upsert makes that harmless.
+            log.warning("offset commit refused after a rebalance; the batch will be re-read")
+        except KafkaError as exc:
+            # Same reasoning: the next batch's commit covers these offsets, or a restart
+            # re-reads them. Never fatal, never a reason to skip storing.
+            log.warning("offset commit failed; the batch may be re-read",
+                        extra={"error_class": type(exc).__name__})
+
+    def close(self) -> None:
+        """Leave the group without committing anything not already committed."""
+        self.consumer.close(autocommit=False)
+        self.dead_letters.producer.close(timeout=10)
+        if self._store is not None:
+            self._store.conn.close()
+            self._store = None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _collect(self) -> Batch:
+        """Up to batch_size messages; returns at most max_wait_s after the first one arrived."""
+        self.pending = []
+        deadline: float | None = None
+        while len(self.pending) < self.options.batch_size and not self.stop.is_set():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            # Short polls while idle so a stop request is noticed quickly.
+            timeout = 0.5 if deadline is None else min(0.5, deadline - now)
+            polled = self.consumer.poll(timeout_ms=max(1, int(timeout * 1000)),
+                                        max_records=self.options.batch_size - len(self.pending))
+            for records in polled.values():
+                self.pending.extend(Message(r.topic, r.partition, r.offset, r.key, r.value,
+                                            list(r.headers or [])) for r in records)
+            if self.pending and deadline is None:
+                deadline = time.monotonic() + self.options.max_wait_s
+            if deadline is None and not polled:
+                break  # idle: give run() a turn (and the stop flag a look)
+        batch, self.pending = Batch.of(self.pending), []
+        return batch
+
+    def _db(self) -> BookingStore:
+        if self._store is None or self._store.conn.closed:
+            self._store = BookingStore(psycopg.connect(self.settings.database_url, autocommit=True,
+                                                       application_name="pmsync-loader"))
+        return self._store
+
+    def _retry_later(self, batch: Batch, exc: Exception) -> None:
+        self._retry = batch
+        self._failures += 1
+        metrics.RETRIES.inc()
+        delay = min(self.options.retry_backoff_max_s,
+                    self.options.retry_backoff_s * 2 ** (self._failures - 1))
+        # The error's class and first line only: a driver message can echo connection details.
+        log.error("batch not stored, will retry", extra={
+            "error_class": type(exc).__name__, "error": str(exc).splitlines()[0][:300] if str(exc) else "",
+            "messages": len(batch), "attempt": self._failures, "retry_in_s": round(delay, 2)})
+        if self._store is not None and isinstance(exc, psycopg.OperationalError):
+            self._store.conn.close()
+            self._store = None
+        self.stop.wait(delay)
+
+    def _record(self, outcome: BatchOutcome, seconds: float) -> None:
+        metrics.BATCHES.inc()
+        metrics.BATCH_SECONDS.observe(seconds)
+        metrics.BOOKINGS.labels("written").inc(outcome.written)
+        metrics.BOOKINGS.labels("stale").inc(outcome.stale)
+        metrics.BOOKINGS.labels("superseded").inc(outcome.superseded)
+        metrics.BOOKINGS.labels("rejected").inc(len(outcome.rejects))
+        metrics.GUESTS_UPSERTED.inc(outcome.guests)
+        metrics.ROOMS_UPSERTED.inc(outcome.rooms)
+        metrics.DLQ.inc(len(outcome.rejects))
+        level = logging.WARNING if outcome.rejects else logging.INFO
+        log.log(level, "batch stored", extra={
+            "messages": outcome.messages, "written": outcome.written, "stale": outcome.stale,
+            "superseded": outcome.superseded, "rejected": len(outcome.rejects),
+            "seconds": round(seconds, 4)})
+        for reject in outcome.rejects:
+            log.warning("booking sent to the DLQ", extra={
+                "topic": reject.message.topic, "partition": reject.message.partition,
+                "offset": reject.message.offset, "error": reject.error.message[:300]})

@@ -1,0 +1,1 @@
+"""Serializers for what pmsync puts on Kafka: the canonical booking as Avro (``avro``)."""

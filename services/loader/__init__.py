@@ -1,0 +1,1 @@
+"""The loader service: consumes the bookings topic into Postgres (see ``pmsync.loader``)."""

@@ -1,0 +1,44 @@
+"""Entry point of the loader service: signals, metrics endpoint, then the loop.
+
+Only process wiring lives here; what a batch is and how it is stored is in ``pmsync.loader``.
+SIGTERM/SIGINT stop the loop between batches: a batch that is not yet stored is abandoned
+uncommitted (it is read again on restart), never half-committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from prometheus_client import start_http_server
+
+from pmsync.db.migrate import migrate
+from pmsync.loader.consume import Loader, LoaderOptions
+from pmsync.settings import Settings
+
+log = logging.getLogger("pmsync.loader")
+
+
+def run(settings: Settings, options: LoaderOptions, *, metrics_port: int | None = None,
+        migrate_first: bool = True) -> None:
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if migrate_first:
+        # Several services may start together; migrate() serialises them with an advisory lock.
+        migrate(settings.database_url)
+    if metrics_port is not None:
+        start_http_server(metrics_port)
+        log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
+    loader = Loader(settings, options, stop)
+    try:
+        loader.run()
+    finally:
+        loader.close()
+        log.info("loader stopped")

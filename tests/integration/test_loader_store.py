@@ -1,0 +1,219 @@
+"""Storing loader batches in the real Postgres: the upsert's guarantees, without Kafka."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings as hyp_settings
+from hypothesis import strategies as st
+
+from pmsync.db.bookings import BookingStore
+from pmsync.loader.batch import Batch, Message
+from pmsync.loader.store import store_batch
+from pmsync.serde.avro import encode_booking
+
+pytestmark = pytest.mark.integration
+
+BOOKING_COLUMNS = ("status", "check_in", "check_out", "room_number", "room_type", "adults",
+                   "children", "total_amount", "currency", "source_updated_at", "pms_type",
+                   "pms_version", "config_hash", "source_topic", "source_partition", "source_offset")
+
+
+def make_booking(hotel: str, external_id: str, updated_at: str = "2026-04-20T08:15:00Z",
+                 source_offset: int = 1, **changes) -> dict:
+    value = {"external_id": external_id, "status": "CONFIRMED",
+             "check_in": "2026-05-01", "check_out": "2026-05-04",
+             "guest": {"first_name": "Ana", "last_name": "Silva", "email": "ana@example.com", "phone": None},
+             "room_number": "204", "room_type": "DBL", "adults": 2, "children": 1,
+             "total_amount": "450.00", "currency": "EUR", "source_updated_at": updated_at,
+             "hotel_id": hotel, "pms_type": "generic", "pms_version": "1", "config_hash": "cfg-1",
+             "source_topic": "pms.raw.v1", "source_partition": 0, "source_offset": source_offset}
+    value.update(changes)
+    return value
+
+
+def batch_of(*values: dict | bytes, topic: str = "pms.bookings.v1", start: int = 0) -> Batch:
+    """Messages on one partition, in order; dicts are Avro-encoded, bytes sent as they are."""
+    return Batch.of([Message(topic, 0, start + i, b"hotel",
+                             v if isinstance(v, bytes) else encode_booking(v), [])
+                     for i, v in enumerate(values)])
+
+
+@pytest.fixture
+def hotel() -> str:
+    return f"h-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def store(database) -> Iterator[BookingStore]:
+    conn = psycopg.connect(database.dsn, autocommit=True)
+    yield BookingStore(conn)
+    conn.close()
+
+
+def stored(db, hotel: str) -> dict[str, dict]:
+    cols = ", ".join(BOOKING_COLUMNS)
+    rows = db.execute(f"SELECT external_id, {cols} FROM bookings WHERE hotel_id = %s", (hotel,)).fetchall()
+    return {r[0]: dict(zip(BOOKING_COLUMNS, r[1:])) for r in rows}
+
+
+def guests(db, hotel: str) -> dict[str, tuple]:
+    rows = db.execute("SELECT external_id, first_name, last_name, email, phone FROM guests "
+                      "WHERE hotel_id = %s", (hotel,)).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_new_bookings_land_with_lineage_guest_and_room(store, db, hotel):
+    outcome = store_batch(store, batch_of(make_booking(hotel, "R-1", source_offset=41),
+                                          make_booking(hotel, "R-2", room_number="305", room_type="STE")))
+    assert (outcome.written, outcome.stale, outcome.rejects) == (2, 0, [])
+    row = stored(db, hotel)["R-1"]
+    assert str(row["check_in"]) == "2026-05-01" and str(row["total_amount"]) == "450.00"
+    assert row["source_updated_at"].isoformat() == "2026-04-20T08:15:00+00:00"
+    assert (row["pms_type"], row["config_hash"], row["source_topic"], row["source_offset"]) == \
+        ("generic", "cfg-1", "pms.raw.v1", 41)
+    assert guests(db, hotel)["R-1"] == ("Ana", "Silva", "ana@example.com", None)
+    rooms = db.execute("SELECT room_number, room_type FROM rooms WHERE hotel_id = %s ORDER BY 1",
+                       (hotel,)).fetchall()
+    assert rooms == [("204", "DBL"), ("305", "STE")]
+
+
+def test_stale_update_never_overwrites_newer(store, db, hotel):
+    store_batch(store, batch_of(make_booking(hotel, "R-1", "2026-04-20T10:00:00Z", status="CHECKED_IN",
+                                             guest={"first_name": "New", "last_name": None,
+                                                    "email": None, "phone": None})))
+    outcome = store_batch(store, batch_of(make_booking(hotel, "R-1", "2026-04-20T09:00:00Z",
+                                                       source_offset=99, status="CANCELLED")))
+    assert (outcome.written, outcome.stale) == (0, 1)
+    assert stored(db, hotel)["R-1"]["status"] == "CHECKED_IN"
+    assert guests(db, hotel)["R-1"][0] == "New"
+
+
+def test_newer_update_replaces_row_lineage_and_guest(store, db, hotel):
+    store_batch(store, batch_of(make_booking(hotel, "R-1", "2026-04-20T09:00:00Z", source_offset=5)))
+    store_batch(store, batch_of(make_booking(hotel, "R-1", "2026-04-20T10:00:00Z", source_offset=6,
+                                             status="CANCELLED", config_hash="cfg-2",
+                                             guest={"first_name": "Bea", "last_name": "Silva",
+                                                    "email": None, "phone": "+351"})))
+    row = stored(db, hotel)["R-1"]
+    assert (row["status"], row["config_hash"], row["source_offset"]) == ("CANCELLED", "cfg-2", 6)
+    assert guests(db, hotel)["R-1"] == ("Bea", "Silva", None, "+351")
+
+
+def test_same_timestamp_is_settled_by_the_raw_offset_in_any_order(store, db, hotel):
+    low = make_booking(hotel, "R-1", source_offset=7, status="PENDING")
+    high = make_booking(hotel, "R-1", source_offset=8, status="CONFIRMED")
+    store_batch(store, batch_of(high))
+    store_batch(store, batch_of(low))
+    assert stored(db, hotel)["R-1"]["status"] == "CONFIRMED"
+
+
+def test_duplicates_in_one_batch_keep_the_newest_version(store, db, hotel):
+    outcome = store_batch(store, batch_of(
+        make_booking(hotel, "R-1", "2026-04-20T09:00:00Z", status="PENDING"),
+        make_booking(hotel, "R-1", "2026-04-20T11:00:00Z", status="CHECKED_IN"),
+        make_booking(hotel, "R-1", "2026-04-20T10:00:00Z", status="CANCELLED"),
+        make_booking(hotel, "R-2"),
+        make_booking(hotel, "R-2", status="NO_SHOW"),  # same time and offset: later message wins
+    ))
+    assert (outcome.written, outcome.superseded, outcome.rejects) == (2, 3, [])
+    rows = stored(db, hotel)
+    assert (rows["R-1"]["status"], rows["R-2"]["status"]) == ("CHECKED_IN", "NO_SHOW")
+
+
+def test_replaying_a_batch_gives_the_same_rows(store, db, hotel):
+    batch = batch_of(*[make_booking(hotel, f"R-{i}", f"2026-04-20T08:{i:02d}:00Z", i) for i in range(30)])
+    store_batch(store, batch)
+    first = (stored(db, hotel), guests(db, hotel))
+    outcome = store_batch(store, batch)
+    assert outcome.rejects == [] and outcome.written == 30  # "not older" includes the same version
+    assert (stored(db, hotel), guests(db, hotel)) == first
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"adults": None}, "adults"),  # caught before the database, same outcome
+    ({"check_in": ""}, "check_in"),
+    ({"check_in": "2026-02-30"}, "check_in"),
+    ({"currency": "EURO"}, "currency"),
+    ({"total_amount": "1e20"}, "total_amount"),
+    ({"guest": {"first_name": "A\x00na", "last_name": None, "email": None, "phone": None}}, "first_name"),
+])
+def test_a_row_postgres_rejects_is_isolated_and_the_rest_stored(store, db, hotel, changes, field):
+    values = [make_booking(hotel, f"R-{i}") for i in range(9)]
+    values[6] = make_booking(hotel, "R-6", **changes)
+    outcome = store_batch(store, batch_of(*values))
+    assert [r.message.offset for r in outcome.rejects] == [6]
+    error = outcome.rejects[0].error
+    assert error.stage == "load" and "R-6" in error.message
+    assert error.field == field or field in error.message
+    assert sorted(stored(db, hotel)) == sorted(f"R-{i}" for i in range(9) if i != 6)
+    assert outcome.written == 8
+
+
+def test_a_key_too_big_for_its_index_is_isolated_not_retried_forever(store, db, hotel):
+    huge = "R-" + os.urandom(4000).hex()  # incompressible, beyond btree's ~2.7 kB entry limit
+    outcome = store_batch(store, batch_of(make_booking(hotel, "R-1"), make_booking(hotel, huge),
+                                          make_booking(hotel, "R-2")))
+    assert [r.message.offset for r in outcome.rejects] == [1]
+    assert "54000" in outcome.rejects[0].error.message
+    assert sorted(stored(db, hotel)) == ["R-1", "R-2"]
+
+
+def test_undecodable_messages_are_rejected_and_the_rest_stored(store, db, hotel):
+    good = make_booking(hotel, "R-1")
+    outcome = store_batch(store, batch_of(b"not avro", good, encode_booking(good)[:-4],
+                                          make_booking(hotel, "R-2", updated_at="yesterday")))
+    assert [r.message.offset for r in outcome.rejects] == [0, 2, 3]
+    assert "source_updated_at" in outcome.rejects[2].error.message
+    assert list(stored(db, hotel)) == ["R-1"]
+
+
+def test_a_tombstone_is_rejected_not_dropped(store, db, hotel):
+    batch = Batch.of([Message("pms.bookings.v1", 0, 0, b"k", None, [])])
+    outcome = store_batch(store, batch)
+    assert len(outcome.rejects) == 1 and "no value" in outcome.rejects[0].error.message
+
+
+def test_missing_children_is_stored_as_zero(store, db, hotel):
+    store_batch(store, batch_of(make_booking(hotel, "R-1", children=None)))
+    assert stored(db, hotel)["R-1"]["children"] == 0
+
+
+def test_rooms_keep_first_and_last_seen_and_the_newest_room_type(store, db, hotel):
+    store_batch(store, batch_of(make_booking(hotel, "R-2", "2026-04-22T00:00:00Z", room_type="STE")))
+    store_batch(store, batch_of(make_booking(hotel, "R-1", "2026-04-20T00:00:00Z", room_type="DBL"),
+                                make_booking(hotel, "R-3", "2026-04-21T00:00:00Z", room_type=None)))
+    room = db.execute("SELECT room_type, first_seen_at::date::text, last_seen_at::date::text FROM rooms "
+                      "WHERE hotel_id = %s AND room_number = '204'", (hotel,)).fetchone()
+    assert room == ("STE", "2026-04-20", "2026-04-22")
+
+
+_versions = st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.integers(0, 5), st.integers(0, 3),
+                               st.sampled_from(["PENDING", "CONFIRMED", "CANCELLED"])),
+                     min_size=1, max_size=12)
+
+
+@hyp_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(versions=_versions, data=st.data())
+def test_any_order_and_batching_of_versions_ends_in_the_newest(store, db, versions, data):
+    hotel = f"p-{uuid.uuid4().hex[:12]}"
+    values = [make_booking(hotel, ext, f"2026-04-20T08:00:0{hour}Z", offset, status=status)
+              for ext, hour, offset, status in versions]
+    order = data.draw(st.permutations(values))
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(order) - 1)), max_size=3)))
+    for start, end in zip([0, *cuts], [*cuts, len(order)]):
+        if order[start:end]:
+            store_batch(store, batch_of(*order[start:end]))
+    # Expected: per key, the highest (time, offset); among equal ones the last one delivered.
+    expected: dict[str, tuple] = {}
+    for position, v in enumerate(order):
+        rank = (v["source_updated_at"], v["source_offset"])
+        if v["external_id"] not in expected or rank >= expected[v["external_id"]][0]:
+            expected[v["external_id"]] = (rank, v["status"])
+    rows = stored(db, hotel)
+    assert {k: (r["source_offset"], r["status"]) for k, r in rows.items()} == \
+        {k: (rank[1], status) for k, (rank, status) in expected.items()}

@@ -1,0 +1,122 @@
+"""Bearer-key authentication and the tenant scope of each request.
+
+The key's hash is resolved by ``pmsync_authenticate`` (the API role cannot read ``api_keys``),
+and in the same statement the transaction is told the tenant for row-level security. So a
+hotel key's queries can only ever see its hotel's rows, whatever the code asks for.
+
+Two ways in:
+- ``hotel_reads(statements)`` for the hot hotel routes: authentication, the reads and the
+  commit go to Postgres as one pipeline (one network round trip instead of four). The reads
+  name the tenant as ``TENANT`` (the transaction's own setting, so they can be sent before the
+  key is resolved) and every row that comes back is checked against the key's hotel in code.
+- ``@requires(scope)`` for admin routes: the view runs inside the authenticated transaction
+  (``g.conn``), for work that needs several steps.
+
+Admin keys are for admin routes only and hotel keys for hotel routes only: an admin key on a
+hotel route gets 403 (it names no hotel, and reading a tenant's data should use that tenant's
+key), a hotel key on an admin route gets 403. Never log or echo a key.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, Literal, TypeVar
+
+from flask import g, request
+
+from pmsync.apikeys import hash_key, is_well_formed
+from services.api.db import transaction
+from services.api.errors import ApiError
+
+Scope = Literal["hotel", "admin"]
+F = TypeVar("F", bound=Callable)
+
+# The tenant is set only when the key's kind matches the route's scope: a mismatched key
+# leaves both settings empty, so the policies show it nothing even before the 403.
+_AUTHENTICATE = """
+SELECT a.key_id, a.hotel_id, a.is_admin,
+       set_config('pmsync.hotel_id',
+                  CASE WHEN %(scope)s = 'hotel' AND NOT a.is_admin THEN a.hotel_id ELSE '' END, true),
+       set_config('pmsync.role',
+                  CASE WHEN %(scope)s = 'admin' AND a.is_admin THEN 'admin' ELSE '' END, true)
+  FROM pmsync_authenticate(%(key_hash)s) AS a
+"""
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    hotel_id: str | None
+    is_admin: bool
+
+
+# How hotel reads name their hotel: the value authentication set in this transaction.
+TENANT = "current_setting('pmsync.hotel_id', true)"
+
+
+def _bearer_key() -> str:
+    header = request.headers.get("Authorization")
+    if not header:
+        raise ApiError(401, "unauthorized",
+                       "missing API key: send 'Authorization: Bearer <key>'")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "the Authorization header must be 'Bearer <key>'")
+    key = key.strip()
+    if not is_well_formed(key):
+        raise ApiError(401, "unauthorized", "the API key is not valid")
+    return key
+
+
+def key_hash() -> str:
+    """The hash of the request's well-formed bearer key (401 otherwise); no database work."""
+    return hash_key(_bearer_key())
+
+
+def _principal(row: tuple | None, scope: Scope) -> Principal:
+    if row is None:
+        raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
+    principal = Principal(row[0], row[1], row[2])
+    if scope == "admin" and not principal.is_admin:
+        raise ApiError(403, "forbidden", "this route needs an admin key")
+    if scope == "hotel" and principal.is_admin:
+        raise ApiError(403, "forbidden", "admin keys cannot read hotel data; use the hotel's key")
+    return principal
+
+
+def hotel_reads(hashed_key: str, statements: list[tuple[str, dict]]) -> tuple[Principal, list[list[tuple]]]:
+    """Authenticate a hotel key and run ``statements`` (reads naming ``TENANT``) in one
+    transaction, pipelined. Each statement's rows are returned; a row whose first column is a
+    hotel id other than the key's is refused (the code's check, on top of the database's)."""
+    with transaction() as conn:
+        with conn.pipeline():
+            auth = conn.execute(_AUTHENTICATE, {"scope": "hotel", "key_hash": hashed_key})
+            cursors = [conn.execute(sql, params) for sql, params in statements]
+            conn.commit()
+        principal = _principal(auth.fetchone(), "hotel")
+        results = [cur.fetchall() for cur in cursors]
+    for rows in results:
+        if any(row[0] != principal.hotel_id for row in rows):
+            raise RuntimeError("a read returned a row of another hotel; refusing the response")
+    g.principal = principal
+    return principal, results
+
+
+def requires(scope: Scope) -> Callable[[F], F]:
+    """Run the view inside a transaction whose tenant is the key's hotel (or admin)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            hashed = key_hash()
+            with transaction() as conn:
+                row = conn.execute(_AUTHENTICATE, {"scope": scope, "key_hash": hashed}).fetchone()
+                principal = _principal(row, scope)
+                g.principal = principal
+                g.conn = conn
+                return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -27,12 +27,12 @@ log = logging.getLogger(__name__)
 _INSERT = """
 INSERT INTO dlq_messages (dlq_partition, dlq_offset, hotel_id, stage, error_class, error_message,
     error_path, source_topic, source_partition, source_offset, pms_type, pms_version,
-    config_version, config_hash, failed_at, message_key, message_value, headers)
+    config_version, config_hash, failed_at, message_key, message_value, headers, origin)
 VALUES (%(dlq_partition)s, %(dlq_offset)s, %(hotel_id)s, %(stage)s, %(error_class)s,
     %(error_message)s, %(error_path)s, %(source_topic)s, %(source_partition)s, %(source_offset)s,
     %(pms_type)s, %(pms_version)s, %(config_version)s, %(config_hash)s, %(failed_at)s,
-    %(message_key)s, %(message_value)s, %(headers)s)
-ON CONFLICT (dlq_partition, dlq_offset) DO NOTHING
+    %(message_key)s, %(message_value)s, %(headers)s, %(origin)s)
+ON CONFLICT DO NOTHING
 """
 
 
@@ -48,7 +48,12 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
         return int(value_) if value_ and value_.lstrip("-").isdigit() else None
 
     failed_at = text(dlq.FAILED_AT)
+    # The raw position: the validator records it in pms.raw.* headers for later stages.
+    raw = (text(h.RAW_TOPIC) or text(dlq.SOURCE_TOPIC), text(h.RAW_PARTITION) or text(dlq.SOURCE_PARTITION),
+           text(h.RAW_OFFSET) or text(dlq.SOURCE_OFFSET))
+    origin = f"{raw[0]}:{raw[1]}:{raw[2]}:{text(dlq.STAGE)}" if all(raw) else None
     return {
+        "origin": origin,
         "dlq_partition": partition, "dlq_offset": offset,
         "hotel_id": text(h.HOTEL_ID) or (key.decode("utf-8", "replace") if key else None),
         "stage": text(dlq.STAGE) or "unknown",

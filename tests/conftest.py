@@ -46,13 +46,18 @@ def database(services: Services) -> Iterator[Database]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def settings(services: Services, database: Database) -> Settings:
+def make_settings(services: Services, database: Database, partitions: int = 3) -> Settings:
+    """Settings on the test services with topic names and consumer groups of their own."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     topics = Topics(**{f.name: prefix + f.default for f in dataclasses.fields(Topics)})
     return dataclasses.replace(Settings.from_env(), kafka_bootstrap=services.kafka_bootstrap,
                                database_url=database.dsn, api_database_url=database.api_dsn,
-                               topics=topics, partitions=3, group_prefix=f"test-{prefix[:-1]}")
+                               topics=topics, partitions=partitions, group_prefix=f"test-{prefix[:-1]}")
+
+
+@pytest.fixture
+def settings(services: Services, database: Database) -> Settings:
+    return make_settings(services, database)
 
 
 @pytest.fixture

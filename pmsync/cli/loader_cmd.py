@@ -12,13 +12,14 @@ from pmsync.cli import Context, main, pass_context
               help="Most messages stored in one transaction.")
 @click.option("--max-wait-ms", type=click.IntRange(1, 600_000), default=1000, show_default=True,
               help="Longest a message waits for its batch to fill.")
-@click.option("--group-id", default="pmsync-loader", show_default=True,
-              help="Kafka consumer group (loaders in one group share the partitions).")
+@click.option("--group-id", default=None,
+              help="Kafka consumer group (default: PMSYNC_GROUP_PREFIX-loader; loaders in one group "
+                   "share the partitions).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="Serve Prometheus metrics on this port (off when not given).")
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
 @pass_context
-def loader(ctx: Context, batch_size: int, max_wait_ms: int, group_id: str,
+def loader(ctx: Context, batch_size: int, max_wait_ms: int, group_id: str | None,
            metrics_port: int | None, no_migrate: bool) -> None:
     """Consume the bookings topic in batches and upsert into Postgres (stops on SIGTERM/SIGINT)."""
     from pmsync.loader.consume import LoaderOptions

@@ -22,9 +22,9 @@ def _metrics_option(f):
 @pass_context
 def validator(ctx: Context, metrics_port: int | None) -> None:
     """Run a validator worker (raw → schema check → validated | DLQ). Run more to scale out."""
-    from pmsync.streams.app import run_worker
-    from services.validator.agent import build
-    run_worker(build, ctx.settings, metrics_port)
+    from pmsync.streams.worker import run_worker
+    from services.validator.agent import spec
+    run_worker(ctx.settings, spec(ctx.settings), metrics_port)
 
 
 @main.command()
@@ -32,9 +32,9 @@ def validator(ctx: Context, metrics_port: int | None) -> None:
 @pass_context
 def mapper(ctx: Context, metrics_port: int | None) -> None:
     """Run a mapper worker (validated → map + rules + sanitize → bookings | DLQ)."""
-    from pmsync.streams.app import run_worker
-    from services.mapper.agent import build
-    run_worker(build, ctx.settings, metrics_port)
+    from pmsync.streams.worker import run_worker
+    from services.mapper.agent import spec
+    run_worker(ctx.settings, spec(ctx.settings), metrics_port)
 
 
 @main.group()

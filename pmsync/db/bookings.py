@@ -2,8 +2,8 @@
 
 One batch = one COPY into a session-local staging table, then one ``INSERT … SELECT … ON
 CONFLICT`` per table. A version of a booking replaces the stored one only when it is not
-older: ``(source_updated_at, source_offset)`` compared as a pair, so the same input always
-gives the same rows whatever order or how often it arrives (replays are idempotent).
+older (see ``_NOT_OLDER``), so the same input always gives the same rows whatever order or
+how often it arrives, and re-reading unchanged bookings writes nothing (replays are idempotent).
 Guests are written only for bookings whose row was written; rooms keep first/last seen from
 the bookings' ``source_updated_at``, so they are order-independent too.
 
@@ -45,10 +45,18 @@ _UPDATABLE: Final = [c for c in _BOOKING_COLUMNS if c not in ("hotel_id", "exter
 _SELECT_BOOKING: Final = ", ".join("coalesce(children, 0)" if c == "children" else c
                                    for c in _BOOKING_COLUMNS)
 
-# "Not older" as a pair: equal source_updated_at is settled by the raw message's offset (a
-# hotel's raw messages share one partition), so ties resolve the same way on every replay.
-_NOT_OLDER: Final = ("(excluded.source_updated_at, excluded.source_offset)"
-                     " >= (b.source_updated_at, b.source_offset)")
+# A version replaces the stored one when it is newer (source_updated_at), or when it has the
+# same source_updated_at, a later raw offset (a hotel's raw messages share one partition, so
+# ties resolve the same way on every replay) and different content. Re-reading an unchanged
+# booking (a re-sync, a replay) therefore writes nothing, not even lineage.
+_CONTENT: Final = ("status", "check_in", "check_out", "room_number", "room_type", "adults",
+                   "children", "total_amount", "currency")
+_NOT_OLDER: Final = (
+    "excluded.source_updated_at > b.source_updated_at"
+    " OR (excluded.source_updated_at = b.source_updated_at"
+    " AND excluded.source_offset > b.source_offset"
+    f" AND ({', '.join('excluded.' + c for c in _CONTENT)})"
+    f" IS DISTINCT FROM ({', '.join('b.' + c for c in _CONTENT)}))")
 
 # No ORDER BY: sorting cost more than it saved in bench/loader.py. Two loaders only write the
 # same keys during a rebalance; a deadlock then fails the batch, which is retried whole.

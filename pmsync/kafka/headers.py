@@ -11,6 +11,10 @@ FETCH_ID = "pms.fetch_id"
 FETCHED_AT = "pms.fetched_at"
 # JSON: the minimal sub-page a config's `lookup` mappings join against (CompiledConfig.context_for).
 CONTEXT = "pms.context"
+# The raw message's position, added by the validator so later stages can record lineage.
+RAW_TOPIC = "pms.raw.topic"
+RAW_PARTITION = "pms.raw.partition"
+RAW_OFFSET = "pms.raw.offset"
 # Set on a message sent back to the raw topic by `pmsync dlq replay`.
 REPLAY_OF = "pms.replay_of"
 

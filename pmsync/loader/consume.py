@@ -14,6 +14,7 @@ is not stored or dead-lettered, and never let one bad message stop the loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 class LoaderOptions:
     batch_size: int = 5000          # big enough for COPY to pay off, small enough to bisect fast
     max_wait_s: float = 1.0         # a quiet topic still lands within this after its first message
-    group_id: str = "pmsync-loader"
+    group_id: str | None = None     # default: settings.group_id("loader")
     retry_backoff_s: float = 0.5
     retry_backoff_max_s: float = 30.0
 
@@ -93,6 +94,8 @@ class Loader:
                  stop: threading.Event | None = None) -> None:
         self.settings = settings
         self.options = options or LoaderOptions()
+        if self.options.group_id is None:
+            self.options = dataclasses.replace(self.options, group_id=settings.group_id("loader"))
         self.stop = stop or threading.Event()
         self.pending: list[Message] = []
         self._retry: Batch | None = None

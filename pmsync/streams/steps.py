@@ -18,10 +18,7 @@ from pmsync.kafka.dlq import SourcePosition, dlq_headers
 from pmsync.serde.avro import encode_booking
 from pmsync.streams.registry import ConfigRegistry
 
-# Headers the validator adds so the mapper can record the raw message's position as lineage.
-RAW_TOPIC = "pms.raw.topic"
-RAW_PARTITION = "pms.raw.partition"
-RAW_OFFSET = "pms.raw.offset"
+RAW_TOPIC, RAW_PARTITION, RAW_OFFSET = h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET
 
 
 @dataclass(frozen=True)
@@ -89,23 +86,33 @@ def validate_step(registry: ConfigRegistry, msg: Message) -> Routed:
 
 def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
     headers = h.header_dict(msg.headers)
+    hotel_id = h.text(headers, h.HOTEL_ID)
     compiled = None
     try:
         compiled = _config_for(registry, headers)
         record = compiled.parse_record(msg.value or b"")
-        context = _context(headers)
-        booking = compiled.map(record, context)
+        booking = compiled.map(record, _context(headers))
+        booking.update(
+            hotel_id=hotel_id, pms_type=compiled.pms_type, pms_version=compiled.version,
+            config_hash=compiled.hash,
+            source_topic=h.text(headers, RAW_TOPIC) or msg.topic,
+            source_partition=_int_header(headers, RAW_PARTITION, msg.partition),
+            source_offset=_int_header(headers, RAW_OFFSET, msg.offset),
+        )
+        value = encode_booking(booking)
     except PMSError as error:
         return _reject(msg, error, compiled)
-    hotel_id = h.text(headers, h.HOTEL_ID)
-    booking.update(
-        hotel_id=hotel_id, pms_type=compiled.pms_type, pms_version=compiled.version,
-        config_hash=compiled.hash,
-        source_topic=h.text(headers, RAW_TOPIC) or msg.topic,
-        source_partition=int(h.text(headers, RAW_PARTITION) or msg.partition),
-        source_offset=int(h.text(headers, RAW_OFFSET) or msg.offset),
-    )
-    return Routed(True, encode_booking(booking), msg.headers, hotel_id=hotel_id)
+    return Routed(True, value, msg.headers, hotel_id=hotel_id)
+
+
+def _int_header(headers: dict[str, bytes], key: str, default: int) -> int:
+    text = h.text(headers, key)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise PMSMappingError(f"header {key}={text!r} is not a number", path=key) from None
 
 
 def _context(headers: dict[str, bytes]) -> dict | None:

@@ -71,7 +71,7 @@ class RawSchema:
             try:
                 self._fast.validate(record)
             except jsonschema_rs.ValidationError as fast:
-                path = location(list(fast.instance_path))
+                path = _clip(location(list(fast.instance_path)))
                 return PMSDataValidationError(f"{path}: {_clip(fast.message)}", path=path)
             return PMSDataValidationError("record does not match raw_data_schema", path="$")
         parts = list(error.absolute_path)
@@ -80,5 +80,5 @@ class RawSchema:
             missing = [p for p in error.validator_value if p not in error.instance]
             if missing:
                 parts.append(missing[0])
-        path = location(parts)
+        path = _clip(location(parts))  # a record may hold a huge key; headers must stay small
         return PMSDataValidationError(f"{path}: {_clip(error.message)}", path=path)

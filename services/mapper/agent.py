@@ -3,24 +3,10 @@ against the config's rules, sanitized, and sent Avro-encoded to the bookings top
 
 from __future__ import annotations
 
-import faust
-
 from pmsync.settings import Settings
-from pmsync.streams.app import attach_config_follower, make_app, message_of, raw_topic, route
 from pmsync.streams.steps import map_step
+from pmsync.streams.worker import WorkerSpec
 
 
-def build(settings: Settings) -> faust.App:
-    app = make_app("mapper", settings)
-    registry = attach_config_follower(app, settings)
-    validated = raw_topic(app, settings.topics.validated)
-    bookings = raw_topic(app, settings.topics.bookings)
-    dlq = raw_topic(app, settings.topics.dlq)
-
-    @app.agent(validated)
-    async def map_bookings(stream):
-        await registry.ready.wait()
-        async for event in stream.events():
-            await route("mapper", map_step(registry, message_of(event)), event.key, bookings, dlq)
-
-    return app
+def spec(settings: Settings) -> WorkerSpec:
+    return WorkerSpec("mapper", settings.topics.validated, settings.topics.bookings, map_step)

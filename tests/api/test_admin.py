@@ -1,0 +1,192 @@
+"""Admin routes: DLQ list and replay, PMS config list and upload with dry run."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+from datetime import timedelta
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from pmsync.errors import ConfigError, PMSDataValidationError, PMSMappingError
+from tests.api.conftest import BASE_TIME, bearer
+
+
+def test_dlq_lists_newest_first_with_filters_and_pages(client, seed):
+    hotel, other = seed.hotel(), seed.hotel()
+    ids = [seed.dlq(hotel, failed_at=BASE_TIME + timedelta(minutes=i)) for i in range(5)]
+    mapping = seed.dlq(hotel, stage="mapping", error_class="PMSMappingError", value=b"\xff\xfe")
+    seed.dlq(other)
+    admin = seed.key(admin=True)
+
+    def get(**params):
+        response = client.get("/api/admin/dlq", query_string=params, headers=bearer(admin))
+        assert response.status_code == 200, response.json
+        return response.json
+
+    assert [m["id"] for m in get(hotel=hotel)["data"]] == [mapping, *reversed(ids)]
+    only_mapping = get(hotel=hotel, stage="mapping")["data"]
+    assert [m["id"] for m in only_mapping] == [mapping]
+    assert only_mapping[0]["message_value"] == {"encoding": "base64", "value": "//4="}
+    assert [m["id"] for m in get(hotel=hotel, error_class="PMSDataValidationError",
+                                since=(BASE_TIME + timedelta(minutes=3)).isoformat())["data"]] == ids[:2:-1]
+    first = get(hotel=hotel, limit=4)
+    second = get(hotel=hotel, limit=4, cursor=first["next_cursor"])
+    assert [m["id"] for m in first["data"] + second["data"]] == [mapping, *reversed(ids)]
+    assert second["next_cursor"] is None
+    message = first["data"][1]
+    assert message["message_value"] == {"encoding": "utf-8", "value": '{"reservation": {}}'}
+    assert message["error_message"] == "check_in is missing"
+    assert message["message_key"] == {"encoding": "utf-8", "value": hotel}
+
+
+def test_dlq_replay_sends_messages_back_to_the_raw_topic(client, seed, settings, topics, db):
+    hotel = seed.hotel()
+    first = seed.dlq(hotel, value=b'{"n": 1}')
+    second = seed.dlq(hotel, value=b'{"n": 2}')
+    admin = seed.key(admin=True)
+    response = client.post("/api/admin/dlq/replay", json={"ids": [second, first, 987654321]},
+                           headers=bearer(admin))
+    assert response.status_code == 200, response.json
+    assert response.json == {"requested": 3, "replayed": 2, "not_found": [987654321]}
+    consumer = KafkaConsumer(topics.raw, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    values = sorted(m.value for m in consumer)
+    consumer.close()
+    assert values == [b'{"n": 1}', b'{"n": 2}']
+    replayed = db.execute("SELECT count(*) FROM dlq_messages WHERE id = ANY(%s) AND replay_count = 1",
+                          ([first, second],)).fetchone()[0]
+    assert replayed == 2
+
+
+def test_dlq_replay_of_only_unknown_ids_replays_nothing(client, seed):
+    response = client.post("/api/admin/dlq/replay", json={"ids": [987654322]},
+                           headers=bearer(seed.key(admin=True)))
+    assert response.json == {"requested": 1, "replayed": 0, "not_found": [987654322]}
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """A stand-in for pmsync.config with the agreed contract, to test the route by itself:
+    load_config raises ConfigError for a config without pms_type; process rejects a record
+    without 'id'. Published configs are recorded."""
+    published = []
+
+    class Cfg:
+        def __init__(self, body):
+            self.body, self.pms_type, self.version = body, body["pms_type"], body["version"]
+            self.hash = "h-" + body["version"]
+
+    class Compiled:
+        def records(self, page):
+            return page["data"]
+
+        def context_for(self, record, page):
+            return {}
+
+        def validate_raw(self, record):
+            if not isinstance(record, dict):
+                raise PMSDataValidationError("record must be an object", path="$")
+
+        def process(self, record, context):
+            if "id" not in record:
+                raise PMSMappingError("external_id: path $.id matched nothing", path="$.id",
+                                      field="external_id")
+            return {"external_id": str(record["id"])}
+
+    def load_config(body):
+        if "pms_type" not in body:
+            raise ConfigError([("", "'pms_type' is a required property"),
+                               ("/field_mappings/x", "unknown canonical field")])
+        return Cfg(body)
+
+    config_mod = types.ModuleType("pmsync.config")
+    config_mod.load_config, config_mod.compile_config = load_config, lambda cfg: Compiled()
+    store_mod = types.ModuleType("pmsync.config_store")
+    store_mod.publish_config = lambda settings, cfg: published.append(cfg.pms_type + ":" + cfg.version)
+    monkeypatch.setitem(sys.modules, "pmsync.config", config_mod)
+    monkeypatch.setitem(sys.modules, "pmsync.config_store", store_mod)
+    return published
+
+
+def test_config_upload_reports_every_config_error_with_its_pointer(client, seed, fake_engine):
+    response = client.post("/api/admin/pms-configs", json={"config": {"version": "1"}},
+                           headers=bearer(seed.key(admin=True)))
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_config"
+    assert response.json["error"]["details"] == [
+        {"pointer": "/", "message": "'pms_type' is a required property"},
+        {"pointer": "/field_mappings/x", "message": "unknown canonical field"}]
+    assert fake_engine == []
+
+
+def test_config_dry_run_returns_rows_and_rejects_and_stores_nothing(client, seed, fake_engine):
+    body = {"config": {"pms_type": "acme", "version": "2"}, "dry_run": True,
+            "sample": {"data": [{"id": 1}, {"name": "no id"}, {"id": 3}, "not an object"]}}
+    response = client.post("/api/admin/pms-configs", json=body, headers=bearer(seed.key(admin=True)))
+    assert response.status_code == 200, response.json
+    result = response.json
+    assert result["published"] is False
+    assert result["dry_run"]["records"] == 4
+    assert result["dry_run"]["rows"] == [{"external_id": "1"}, {"external_id": "3"}]
+    mapping, schema = result["dry_run"]["rejects"]
+    assert mapping["index"] == 1 and mapping["stage"] == "mapping" and mapping["field"] == "external_id"
+    assert schema["index"] == 3 and schema["stage"] == "schema"
+    assert fake_engine == []
+
+
+def test_config_upload_publishes_unless_dry_run(client, seed, fake_engine):
+    config = {"pms_type": "acme", "version": "3"}
+    response = client.post("/api/admin/pms-configs", json={"config": config},
+                           headers=bearer(seed.key(admin=True)))
+    assert response.status_code == 201, response.json
+    assert response.json["published"] is True
+    assert response.json["config_hash"] == "h-3"
+    assert fake_engine == ["acme:3"]
+
+
+def test_config_list_shows_stored_configs_without_bodies(client, seed, db):
+    db.execute("INSERT INTO pms_configs (pms_type, version, body, config_hash) VALUES "
+               "('listed', '1', %s, 'abc') ON CONFLICT DO NOTHING", (orjson.dumps({"secret": 1}).decode(),))
+    response = client.get("/api/admin/pms-configs", headers=bearer(seed.key(admin=True)))
+    assert response.status_code == 200
+    listed = [c for c in response.json["data"] if c["pms_type"] == "listed"]
+    assert listed[0]["config_hash"] == "abc" and "body" not in listed[0]
+
+
+GOLDEN = Path(__file__).resolve().parents[2] / "pms_configs"
+
+
+@pytest.mark.parametrize("config_path", sorted(GOLDEN.glob("*/*.json")), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_dry_run_of_a_shipped_config_on_its_golden_sample_gives_the_golden_bookings(client, seed, config_path):
+    """With the real mapping engine: the upload's dry run equals the golden expected.json."""
+    golden = config_path.parent / "golden" / config_path.stem
+    body = {"config": orjson.loads(config_path.read_bytes()), "dry_run": True,
+            "sample": orjson.loads((golden / "raw.json").read_bytes())}
+    expected = orjson.loads((golden / "expected.json").read_bytes())
+    response = client.post("/api/admin/pms-configs", json=body, headers=bearer(seed.key(admin=True)))
+    assert response.status_code == 200, response.json
+    result = response.json
+    assert result["published"] is False
+    assert result["dry_run"]["rows"] == expected["bookings"]
+    assert [r["index"] for r in result["dry_run"]["rejects"]] == [r["index"] for r in expected.get("rejects", [])]
+
+
+def test_uploading_a_shipped_config_stores_and_publishes_it(client, seed, settings, topics):
+    config_path = sorted(GOLDEN.glob("*/*.json"))[0]
+    config = orjson.loads(config_path.read_bytes())
+    admin = seed.key(admin=True)
+    response = client.post("/api/admin/pms-configs", json={"config": config}, headers=bearer(admin))
+    assert response.status_code == 201, response.json
+    assert response.json["published"] is True and response.json["dry_run"] is None
+    listed = client.get("/api/admin/pms-configs", headers=bearer(admin)).json["data"]
+    stored = [c for c in listed if (c["pms_type"], c["version"]) == (config["pms_type"], config["version"])]
+    assert stored and stored[0]["config_hash"] == response.json["config_hash"]
+    consumer = KafkaConsumer(topics.configs, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    messages = list(consumer)
+    consumer.close()
+    assert [orjson.loads(m.value) for m in messages] == [config]

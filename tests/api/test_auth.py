@@ -1,0 +1,103 @@
+"""API keys and tenant isolation: who may call what, and the database's own guarantee."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import psycopg
+import pytest
+
+import services.api.auth as auth
+from pmsync.apikeys import create_key, hash_key, revoke_key
+from services.api import create_app
+from tests.api.conftest import bearer
+
+LIST = "/api/integrations/pms/bookings/"
+HOTEL_ROUTES = [LIST, f"{LIST}R-1/", "/api/hotels/me/sync-status"]
+ADMIN_ROUTES = ["/api/admin/dlq", "/api/admin/pms-configs"]
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": ""},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic dXNlcjpwYXNz"},
+    {"Authorization": "Bearer not-a-key"},
+    {"Authorization": "Bearer pmk_" + "A" * 43},          # well formed, unknown
+    {"Authorization": "Bearer pmk_" + "A" * 5000},        # oversized
+    {"Authorization": "Bearer ' OR 1=1 --"},
+])
+def test_missing_malformed_or_unknown_keys_get_401(client, headers):
+    for route in HOTEL_ROUTES + ADMIN_ROUTES:
+        response = client.get(route, headers=headers)
+        assert response.status_code == 401, route
+        assert response.json["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_key_stops_working_at_once(client, seed, database):
+    hotel = seed.hotel()
+    created = create_key(database.dsn, hotel_id=hotel)
+    assert client.get(LIST, headers=bearer(created.key)).status_code == 200
+    assert revoke_key(database.dsn, created.prefix)
+    assert client.get(LIST, headers=bearer(created.key)).status_code == 401
+    assert not revoke_key(database.dsn, created.prefix)
+
+
+def test_keys_are_stored_only_as_their_hash(seed, db, database):
+    created = create_key(database.dsn, admin=True)
+    row = db.execute("SELECT key_prefix, key_hash FROM api_keys WHERE id = %s", (created.id,)).fetchone()
+    assert row == (created.key[:12], hash_key(created.key))
+    assert created.key not in str(db.execute("SELECT * FROM api_keys").fetchall())
+
+
+def test_hotel_keys_are_refused_on_admin_routes_and_admin_keys_on_hotel_routes(client, seed):
+    hotel_key = seed.key(seed.hotel())
+    admin_key = seed.key(admin=True)
+    for route in ADMIN_ROUTES:
+        response = client.get(route, headers=bearer(hotel_key))
+        assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+        assert client.get(route, headers=bearer(admin_key)).status_code == 200
+    for route in HOTEL_ROUTES:
+        response = client.get(route, headers=bearer(admin_key))
+        assert response.status_code == 403 and response.json["error"]["code"] == "forbidden"
+    assert client.post("/api/admin/dlq/replay", json={"ids": [1]},
+                       headers=bearer(hotel_key)).status_code == 403
+
+
+def test_the_database_hides_other_hotels_even_if_the_code_asks_for_them(client, seed, monkeypatch):
+    """Simulate a bug that makes the queries name another hotel: row-level security still
+    answers with the key's hotel only (here: nothing)."""
+    mine, victim = seed.hotel(), seed.hotel()
+    seed.bookings(victim, 3)
+    seed.booking(mine, "MINE")
+    key = seed.key(mine)
+    monkeypatch.setattr(auth, "TENANT", f"'{victim}'")
+    listed = client.get(LIST, headers=bearer(key))
+    assert listed.status_code == 200
+    assert listed.json["data"] == []
+    assert client.get(f"{LIST}R-00000/", headers=bearer(key)).status_code == 404
+    assert client.get("/api/hotels/me/sync-status", headers=bearer(key)).status_code == 404
+
+
+def test_the_code_refuses_foreign_rows_even_if_the_database_returned_them(settings, seed, monkeypatch):
+    """And the other way round: with the API misconfigured to log in as the owner (no
+    row-level security) and the same query bug, the code's own check refuses the response."""
+    mine, victim = seed.hotel(), seed.hotel()
+    seed.booking(victim, "THEIRS", last_name="victim-guest")
+    key = seed.key(mine)
+    monkeypatch.setattr(auth, "TENANT", f"'{victim}'")
+    app = create_app(dataclasses.replace(settings, api_database_url=settings.database_url), pool_size=1)
+    try:
+        response = app.test_client().get(LIST, headers=bearer(key))
+    finally:
+        app.extensions["pmsync_pool"].close()
+    assert response.status_code == 500
+    assert b"THEIRS" not in response.data and b"victim" not in response.data
+
+
+def test_api_role_transaction_without_a_key_sees_nothing(database, seed):
+    hotel = seed.hotel()
+    seed.bookings(hotel, 2)
+    with psycopg.connect(database.api_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM bookings WHERE hotel_id = %s", (hotel,)).fetchone()[0] == 0

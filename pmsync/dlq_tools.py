@@ -9,6 +9,7 @@ sure a replayed booking is stored once. A replay that fails again lands in the D
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,10 +49,11 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
         return int(value_) if value_ and value_.lstrip("-").isdigit() else None
 
     failed_at = text(dlq.FAILED_AT)
-    # The raw position: the validator records it in pms.raw.* headers for later stages.
-    raw = (text(h.RAW_TOPIC) or text(dlq.SOURCE_TOPIC), text(h.RAW_PARTITION) or text(dlq.SOURCE_PARTITION),
-           text(h.RAW_OFFSET) or text(dlq.SOURCE_OFFSET))
-    origin = f"{raw[0]}:{raw[1]}:{raw[2]}:{text(dlq.STAGE)}" if all(raw) else None
+    # One row per distinct failed record: the same bytes failing the same stage under the
+    # same config (a re-fetch, or a worker re-sending after a crash) fold into the first row.
+    hotel = text(h.HOTEL_ID) or (key.decode("utf-8", "replace") if key else "")
+    digest = hashlib.sha256(value or b"").hexdigest()
+    origin = f"{hotel}:{text(dlq.STAGE)}:{text(dlq.CONFIG_HASH) or ''}:{digest}"
     return {
         "origin": origin,
         "dlq_partition": partition, "dlq_offset": offset,

@@ -1,5 +1,6 @@
-"""``pmsync config lint|map|test``: the config author's tools. They read files and print;
-they never connect to a PMS, Kafka or Postgres."""
+"""``pmsync config lint|map|test|publish``: the config author's tools. lint, map and test
+read files and print, never connecting to a PMS, Kafka or Postgres; publish stores the
+configs in Postgres and sends them to the configs topic, where running workers pick them up."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
-from pmsync.cli import main
+from pmsync.cli import Context, main, pass_context
 
 
 @main.group("config")
@@ -88,3 +89,21 @@ def test(root: Path) -> None:
     failed = sum(not r.ok for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+@config_group.command("publish")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@pass_context
+def publish(ctx: Context, paths: tuple[Path, ...]) -> None:
+    """Publish configs (files, or folders laid out as pms_configs/); every one is linted first."""
+    from pmsync.config import load_config, load_config_dir
+    from pmsync.config_store import publish_configs
+    from pmsync.errors import ConfigError
+
+    try:
+        configs = [c for p in paths for c in (load_config_dir(p) if p.is_dir() else [load_config(p)])]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    publish_configs(ctx.settings, configs)
+    for cfg in configs:
+        click.echo(f"published {cfg.key}  {cfg.hash[:12]}")

@@ -128,3 +128,15 @@ def dlq_replay(ctx: Context, dlq_ids, hotel_id, stage, error_class, since, all_m
             ids += [r["id"] for r in list_rejects(conn, flt)]
         sent = replay(ctx.settings, ids, conn)
     click.echo(f"replayed {sent} message(s) to {ctx.settings.topics.raw}")
+
+
+@main.command()
+@click.option("--down", is_flag=True, help="Stop everything the demo started, and the stack.")
+@pass_context
+def demo(ctx: Context, down: bool) -> None:
+    """Run the whole pipeline on the bundled PMS simulator (or stop it with --down)."""
+    from pmsync import demo as demo_module
+    if down:
+        demo_module.down(ctx.settings, echo=click.echo)
+    else:
+        demo_module.up(ctx.settings, echo=click.echo)

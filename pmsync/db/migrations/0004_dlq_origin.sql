@@ -1,6 +1,7 @@
--- One DLQ row per failed raw message and stage. A worker that crashes after sending a reject
--- but before committing its offset sends the reject again (at-least-once); the sink folds that
--- repeat into the first row. `origin` is the raw message's position (topic:partition:offset)
--- plus the stage; a replayed message is a new raw message, so its failure is a new row.
+-- One DLQ row per distinct failed record. A worker that crashes after sending a reject but
+-- before committing its offset sends it again (at-least-once), and a re-sync fetches the same
+-- invalid record again; the sink folds both into the first row. `origin` is hotel, stage,
+-- config hash and the SHA-256 of the original bytes: a replay after a config fix that fails
+-- again is a new row (new config hash); the same bytes failing the same way are not.
 ALTER TABLE dlq_messages ADD COLUMN origin text;
 CREATE UNIQUE INDEX dlq_messages_origin ON dlq_messages (origin);

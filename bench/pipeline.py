@@ -1,0 +1,240 @@
+"""End-to-end pipeline benchmark: bookings/s from the raw topic to Postgres rows.
+
+Run: ``.venv/bin/python bench/pipeline.py [--bookings 200000] [--hotels 1000]``
+
+On the running dev stack (``pmsync stack up``), in a throwaway database and topics of its own:
+  1. builds N raw reservations across H hotels of all shipped PMS configs (records cloned
+     from each golden sample's valid records, one external id each; fetcher-style headers)
+     and produces them to the raw topic before anything is timed;
+  2. pipeline: starts `pmsync validator`, `pmsync mapper`, `pmsync loader` (one process
+     each) and times from their start until all N bookings are rows in `bookings`;
+  3. passthrough baseline, same run, same bytes: a relay process (consume raw → produce
+     unchanged) and a copier process (consume → COPY into a plain unkeyed table), timed the
+     same way;
+and prints bookings/s, the ratio, and each worker's peak memory (VmHWM). It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from mapping import workload  # noqa: E402  (bench/mapping.py: golden records cloned with new ids)
+
+from pmsync.config import compile_config, load_config_dir  # noqa: E402
+from pmsync.config_store import publish_configs  # noqa: E402
+from pmsync.db.migrate import migrate  # noqa: E402
+from pmsync.kafka import headers as h  # noqa: E402
+from pmsync.kafka.topics import create_topics  # noqa: E402
+from pmsync.runner import service  # noqa: E402
+from pmsync.settings import Settings, Topics  # noqa: E402
+
+
+def bench_settings(base: Settings, dsn: str) -> Settings:
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics = Topics(**{f.name: prefix + f.default for f in dataclasses.fields(Topics)})
+    return dataclasses.replace(base, database_url=dsn, topics=topics, group_prefix=prefix[:-1])
+
+
+async def produce(settings: Settings, messages: list) -> None:
+    from aiokafka import AIOKafkaProducer
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+                                linger_ms=20, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        pending = [await producer.send(settings.topics.raw, value, key=key, headers=headers)
+                   for key, value, headers in messages]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def build_messages(bookings: int, hotels: int) -> list:
+    configs = [compile_config(c) for c in load_config_dir(ROOT / "pms_configs")]
+    per_config = -(-bookings // len(configs))
+    messages = []
+    for index, compiled in enumerate(configs):
+        own_hotels = [f"bh{n:04d}" for n in range(index, hotels, len(configs))]
+        path = ROOT / "pms_configs" / compiled.pms_type / f"{compiled.version}.json"
+        for i, (value, context) in enumerate(workload(compiled, path, per_config)):
+            if len(messages) == bookings:
+                break
+            hotel = own_hotels[i % len(own_hotels)].encode()
+            headers = [(h.HOTEL_ID, hotel), (h.PMS_TYPE, compiled.pms_type.encode()),
+                       (h.PMS_VERSION, compiled.version.encode())]
+            if context is not None:
+                headers.append((h.CONTEXT, context))
+            messages.append((hotel, value, headers))
+    return messages
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return float("nan")
+
+
+def timed(services, count_rows, total: int, timeout: float = 1800) -> tuple[float, dict[str, float]]:
+    started = time.monotonic()
+    for svc in services:
+        svc.start()
+    try:
+        while count_rows() < total:
+            if time.monotonic() - started > timeout:
+                raise SystemExit(f"timed out; logs:\n" + "\n".join(s.log_tail(10) for s in services))
+            for svc in services:
+                if not svc.running():
+                    raise SystemExit(f"{svc.name} died:\n{svc.log_tail(30)}")
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        memory = {svc.name: peak_rss_mb(svc.proc.pid) for svc in services}
+        return seconds, memory
+    finally:
+        for svc in services:
+            svc.stop()
+
+
+# -- the passthrough baseline's two processes ------------------------------------------------
+async def relay(settings: Settings) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    consumer = AIOKafkaConsumer(settings.topics.raw, bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=settings.group_id("relay"), enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
+                                max_batch_size=256 * 1024)
+    await consumer.start()
+    await producer.start()
+    while True:
+        batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+        pending = [await producer.send(settings.topics.validated, m.value, key=m.key, headers=list(m.headers))
+                   for records in batch.values() for m in records]
+        await asyncio.gather(*pending)
+        if batch:
+            await consumer.commit()
+
+
+def copier(settings: Settings) -> None:
+    from kafka import KafkaConsumer
+    consumer = KafkaConsumer(settings.topics.validated, bootstrap_servers=settings.kafka_bootstrap,
+                             group_id=settings.group_id("copier"), enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_poll_records=5000)
+    with psycopg.connect(settings.database_url) as conn:
+        while True:
+            batch = consumer.poll(timeout_ms=500, max_records=5000)
+            if not batch:
+                continue
+            with conn.cursor() as cur, cur.copy("COPY passthrough (hotel_id, payload) FROM STDIN") as copy:
+                for records in batch.values():
+                    for m in records:
+                        copy.write_row((m.key.decode(), m.value.decode()))
+            conn.commit()
+            consumer.commit()
+
+
+class _Script:
+    """This file run in a child process as one baseline role (same shape as runner.Service)."""
+
+    def __init__(self, name: str, settings: Settings, run_dir: Path) -> None:
+        self.name, self.settings, self.run_dir, self.proc = name, settings, run_dir, None
+
+    def start(self) -> None:
+        log = open(self.run_dir / f"{self.name}.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, __file__, "--role", self.name],
+                                     env={**os.environ, **self.settings.to_env()}, stdout=log,
+                                     stderr=subprocess.STDOUT)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join((self.run_dir / f"{self.name}.log").read_text().splitlines()[-lines:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=200_000)
+    parser.add_argument("--hotels", type=int, default=1000)
+    parser.add_argument("--role", choices=["relay", "copier"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    base = Settings.from_env()
+    if args.role == "relay":
+        asyncio.run(relay(base))
+        return
+    if args.role == "copier":
+        copier(base)
+        return
+
+    db_name = f"pmsync_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    dsn = base.database_url.rsplit("/", 1)[0] + f"/{db_name}"
+    settings = bench_settings(base, dsn)
+    run_dir = base.stack_dir / "bench" / settings.group_prefix
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate(dsn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE UNLOGGED TABLE IF NOT EXISTS passthrough (hotel_id text, payload text)")
+            conn.execute("ALTER TABLE passthrough SET LOGGED")
+        create_topics(settings)
+        publish_configs(settings, load_config_dir(ROOT / "pms_configs"))
+        print(f"building {args.bookings:,} reservations across {args.hotels:,} hotels …", flush=True)
+        messages = build_messages(args.bookings, args.hotels)
+        asyncio.run(produce(settings, messages))
+        total = len(messages)
+        print(f"produced {total:,} raw messages to {settings.topics.raw} ({settings.partitions} partitions)")
+
+        def count(table: str):
+            def rows() -> int:
+                with psycopg.connect(dsn) as conn:
+                    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            return rows
+
+        workers = [service(n, a, settings, run_dir) for n, a in
+                   (("validator", ["validator"]), ("mapper", ["mapper"]), ("loader", ["loader"]))]
+        pipe_s, pipe_mem = timed(workers, count("bookings"), total)
+        base_s, base_mem = timed([_Script("relay", settings, run_dir), _Script("copier", settings, run_dir)],
+                                 count("passthrough"), total)
+    finally:
+        with psycopg.connect(base.database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        from kafka import KafkaAdminClient
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            admin.delete_topics([getattr(settings.topics, f.name) for f in dataclasses.fields(Topics)])
+        except Exception:  # noqa: BLE001 - best-effort clean-up of throwaway topics
+            pass
+        admin.close()
+
+    print(f"\nmachine: {os.cpu_count()} cores; {total:,} bookings, {args.hotels:,} hotels, "
+          f"{len(load_config_dir(ROOT / 'pms_configs'))} PMS configs; timed from process start")
+    print(f"{'path':<46}{'seconds':>9}{'bookings/s':>13}{'ratio':>8}")
+    print(f"{'passthrough (relay + COPY into plain table)':<46}{base_s:>9.1f}{total / base_s:>13,.0f}{1:>8.2f}")
+    print(f"{'pipeline (validator + mapper + loader)':<46}{pipe_s:>9.1f}{total / pipe_s:>13,.0f}"
+          f"{base_s / pipe_s:>8.2f}")
+    print("peak memory (VmHWM): " + ", ".join(f"{k} {v:.0f} MB" for k, v in {**pipe_mem, **base_mem}.items()))
+
+
+if __name__ == "__main__":
+    main()

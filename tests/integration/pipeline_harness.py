@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import uuid
 from collections import Counter
 from datetime import timezone
@@ -100,7 +101,12 @@ class Pipeline:
         raise AssertionError(f"hotels still failing after {attempts} passes: {pending}")
 
     def tick(self) -> dict:
-        return sim_post(self.sim_url, "/_sim/tick")
+        """Advance the simulated PMS. Waits a second after it: two ticks in one second stamp a
+        change one second ahead (the simulator keeps each version strictly newer), and a fetch
+        bounded by `until` = now would rightly not see it yet."""
+        result = sim_post(self.sim_url, "/_sim/tick")
+        time.sleep(1.05)
+        return result
 
     def truth(self) -> dict[str, dict]:
         """Per our hotel id: {"bookings": {external_id: canonical}, "invalid": Counter}."""

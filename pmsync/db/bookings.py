@@ -1,10 +1,10 @@
-"""The set-based upsert of canonical bookings (+ their guest and room) into Postgres.
+"""The set-based upsert of canonical bookings (with their guest) and rooms into Postgres.
 
 One batch = one COPY into a session-local staging table, then one ``INSERT … SELECT … ON
 CONFLICT`` per table. A version of a booking replaces the stored one only when it is not
 older (see ``_NOT_OLDER``), so the same input always gives the same rows whatever order or
 how often it arrives, and re-reading unchanged bookings writes nothing (replays are idempotent).
-Guests are written only for bookings whose row was written; rooms keep first/last seen from
+The guest is part of the booking row (``guests`` is a view); rooms keep first/last seen from
 the bookings' ``source_updated_at``, so they are order-independent too.
 
 This module never commits, never swallows a database error and never decides what to do with
@@ -31,30 +31,32 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
   total_amount numeric(14,2), currency char(3), source_updated_at timestamptz,
   pms_type text, pms_version text, config_hash text, source_topic text,
   source_partition integer, source_offset bigint,
-  first_name text, last_name text, email text, phone text
+  guest_first_name text, guest_last_name text, guest_email text, guest_phone text
 ) ON COMMIT DELETE ROWS"""
 
 _BOOKING_COLUMNS: Final = (
     "hotel_id", "external_id", "status", "check_in", "check_out", "room_number", "room_type",
     "adults", "children", "total_amount", "currency", "source_updated_at", "pms_type",
-    "pms_version", "config_hash", "source_topic", "source_partition", "source_offset")
-_GUEST_COLUMNS: Final = ("first_name", "last_name", "email", "phone")
-_COPY: Final = f"COPY {STAGE} ({', '.join(_BOOKING_COLUMNS + _GUEST_COLUMNS)}) FROM STDIN"
+    "pms_version", "config_hash", "source_topic", "source_partition", "source_offset",
+    # One guest per booking, stored on its row (migration 0005; `guests` is a view).
+    "guest_first_name", "guest_last_name", "guest_email", "guest_phone")
+_COPY: Final = f"COPY {STAGE} ({', '.join(_BOOKING_COLUMNS)}) FROM STDIN"
 
 _UPDATABLE: Final = [c for c in _BOOKING_COLUMNS if c not in ("hotel_id", "external_id")]
 _SELECT_BOOKING: Final = ", ".join("coalesce(children, 0)" if c == "children" else c
                                    for c in _BOOKING_COLUMNS)
 
 # A version replaces the stored one when it is newer (source_updated_at), or when it has the
-# same source_updated_at, a later raw offset (a hotel's raw messages share one partition, so
+# same source_updated_at, a raw offset not lower (a hotel's raw messages share one partition, so
 # ties resolve the same way on every replay) and different content. Re-reading an unchanged
 # booking (a re-sync, a replay) therefore writes nothing, not even lineage.
 _CONTENT: Final = ("status", "check_in", "check_out", "room_number", "room_type", "adults",
-                   "children", "total_amount", "currency")
+                   "children", "total_amount", "currency", "guest_first_name", "guest_last_name",
+                   "guest_email", "guest_phone")
 _NOT_OLDER: Final = (
     "excluded.source_updated_at > b.source_updated_at"
     " OR (excluded.source_updated_at = b.source_updated_at"
-    " AND excluded.source_offset > b.source_offset"
+    " AND excluded.source_offset >= b.source_offset"
     f" AND ({', '.join('excluded.' + c for c in _CONTENT)})"
     f" IS DISTINCT FROM ({', '.join('b.' + c for c in _CONTENT)}))")
 
@@ -66,23 +68,6 @@ SELECT {_SELECT_BOOKING} FROM {STAGE}
 ON CONFLICT (hotel_id, external_id) DO UPDATE SET
   {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}, loaded_at = now()
 WHERE {_NOT_OLDER}"""
-
-_UPSERT_BOOKINGS_AND_GUESTS: Final = f"""
-WITH written AS ({_UPSERT_BOOKINGS}
-  RETURNING hotel_id, external_id
-), guests_written AS (
-  INSERT INTO guests AS g (hotel_id, external_id, first_name, last_name, email, phone)
-  SELECT s.hotel_id, s.external_id, s.first_name, s.last_name, s.email, s.phone
-    FROM {STAGE} s JOIN written w USING (hotel_id, external_id)
-  ON CONFLICT (hotel_id, external_id) DO UPDATE SET
-    first_name = excluded.first_name, last_name = excluded.last_name,
-    email = excluded.email, phone = excluded.phone, updated_at = now()
-  -- An unchanged guest is not rewritten: no dead tuple, no WAL, updated_at stays meaningful.
-  WHERE (g.first_name, g.last_name, g.email, g.phone)
-        IS DISTINCT FROM (excluded.first_name, excluded.last_name, excluded.email, excluded.phone)
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM written), (SELECT count(*) FROM guests_written)"""
 
 # A stale booking still proves the room existed then, so every staged row counts for
 # first/last seen; room_type follows the newest sighting only.
@@ -107,8 +92,7 @@ WHERE excluded.first_seen_at < r.first_seen_at OR excluded.last_seen_at > r.last
 @dataclass(frozen=True)
 class UpsertResult:
     staged: int      # rows sent (keys unique)
-    written: int     # booking rows inserted or updated
-    guests: int      # guest rows inserted or updated
+    written: int     # booking rows (with their guest) inserted or updated
     rooms: int       # room rows inserted or updated
 
     @property
@@ -151,12 +135,12 @@ def newest_per_key(bookings: Sequence[dict]) -> list[int]:
 class BookingStore:
     """Upserts batches of bookings on one owner connection (one per loader process).
 
-    ``with_guests_and_rooms=False`` exists for the benchmark's comparison only.
+    ``with_rooms=False`` exists for the benchmark's comparison only.
     """
 
-    def __init__(self, conn: psycopg.Connection, *, with_guests_and_rooms: bool = True) -> None:
+    def __init__(self, conn: psycopg.Connection, *, with_rooms: bool = True) -> None:
         self.conn = conn
-        self.with_guests_and_rooms = with_guests_and_rooms
+        self.with_rooms = with_rooms
         # Created once per session (not per batch): DDL per batch would churn the catalog.
         with conn.transaction():
             conn.execute(_CREATE_STAGE)
@@ -168,7 +152,7 @@ class BookingStore:
         Postgres rejects); the caller rolls back to its savepoint and decides.
         """
         if not bookings:
-            return UpsertResult(0, 0, 0, 0)
+            return UpsertResult(0, 0, 0)
         with self.conn.cursor() as cur:
             # Staging may hold an earlier attempt of this same transaction (bisecting a batch).
             cur.execute(f"DELETE FROM {STAGE}")
@@ -182,9 +166,9 @@ class BookingStore:
                            b["pms_type"], b["pms_version"], b["config_hash"], b["source_topic"],
                            b["source_partition"], b["source_offset"],
                            g.get("first_name"), g.get("last_name"), g.get("email"), g.get("phone")))
-            if not self.with_guests_and_rooms:
-                cur.execute(_UPSERT_BOOKINGS)
-                return UpsertResult(len(bookings), cur.rowcount, 0, 0)
-            written, guests = cur.execute(_UPSERT_BOOKINGS_AND_GUESTS).fetchone()  # type: ignore[misc]
+            cur.execute(_UPSERT_BOOKINGS)
+            written = cur.rowcount
+            if not self.with_rooms:
+                return UpsertResult(len(bookings), written, 0)
             cur.execute(_UPSERT_ROOMS)
-            return UpsertResult(len(bookings), written, guests, cur.rowcount)
+            return UpsertResult(len(bookings), written, cur.rowcount)

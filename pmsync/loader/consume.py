@@ -217,7 +217,6 @@ class Loader:
         metrics.BOOKINGS.labels("stale").inc(outcome.stale)
         metrics.BOOKINGS.labels("superseded").inc(outcome.superseded)
         metrics.BOOKINGS.labels("rejected").inc(len(outcome.rejects))
-        metrics.GUESTS_UPSERTED.inc(outcome.guests)
         metrics.ROOMS_UPSERTED.inc(outcome.rooms)
         metrics.DLQ.inc(len(outcome.rejects))
         level = logging.WARNING if outcome.rejects else logging.INFO

@@ -11,7 +11,6 @@ from prometheus_client import Counter, Histogram
 BOOKINGS = Counter("pmsync_loader_bookings_total",
                    "Bookings consumed by the loader, by what happened to them",
                    ["outcome"])  # written | stale | superseded | rejected
-GUESTS_UPSERTED = Counter("pmsync_loader_guests_upserted_total", "Guest rows inserted or updated")
 ROOMS_UPSERTED = Counter("pmsync_loader_rooms_upserted_total", "Room rows inserted or updated")
 BATCHES = Counter("pmsync_loader_batches_total", "Batches stored and committed")
 BATCH_SECONDS = Histogram("pmsync_loader_batch_seconds",

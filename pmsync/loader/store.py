@@ -44,14 +44,12 @@ class BatchOutcome:
     written: int = 0       # booking rows inserted or updated
     stale: int = 0         # the database already had a newer version
     superseded: int = 0    # a newer version of the same booking was in the same batch
-    guests: int = 0
     rooms: int = 0
     rejects: list[Reject] = field(default_factory=list)
 
     def add(self, result: UpsertResult) -> None:
         self.written += result.written
         self.stale += result.stale
-        self.guests += result.guests
         self.rooms += result.rooms
 
 

@@ -27,7 +27,7 @@ MAX_EXTERNAL_ID = 256
 # hotel_id first: hotel_reads checks it on every row.
 _COLUMNS = """
   b.hotel_id, b.external_id, b.status, b.check_in, b.check_out,
-  g.first_name, g.last_name, g.email, g.phone,
+  b.guest_first_name, b.guest_last_name, b.guest_email, b.guest_phone,
   b.room_number, b.room_type, b.adults, b.children, b.total_amount::text, b.currency,
   b.source_updated_at,
   b.pms_type, b.pms_version, b.config_hash,
@@ -35,7 +35,6 @@ _COLUMNS = """
 """
 _FROM = """
   FROM bookings AS b
-  LEFT JOIN guests AS g ON g.hotel_id = b.hotel_id AND g.external_id = b.external_id
 """
 
 # Optional filters: each is a fixed SQL fragment with bound parameters; request text never

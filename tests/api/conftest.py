@@ -1,5 +1,5 @@
 """Fixtures for the API tests: an app on the real test database, and a seeder that writes
-hotels, bookings, guests, checkpoints, DLQ rows and keys with the owner connection.
+hotels, bookings (with their guest), checkpoints, DLQ rows and keys with the owner connection.
 
 The test database is shared by the whole session, so every test makes its own hotels (unique
 ids) and asserts only about them.
@@ -50,14 +50,11 @@ class Seeder:
         guest = {"first_name": fields.pop("first_name", "Ana"), "last_name": fields.pop("last_name", "Silva"),
                  "email": fields.pop("email", None), "phone": fields.pop("phone", None)}
         row.update(fields)
+        row.update({f"guest_{k}": v for k, v in guest.items()})
         cols = list(row)
         self.conn.execute(f"INSERT INTO bookings ({', '.join(cols)}) VALUES ({', '.join('%s' for _ in cols)})",
                           [row[c] for c in cols])
-        self.conn.execute("INSERT INTO guests (hotel_id, external_id, first_name, last_name, email, phone) "
-                          "VALUES (%s, %s, %s, %s, %s, %s)",
-                          (hotel_id, external_id, guest["first_name"], guest["last_name"],
-                           guest["email"], guest["phone"]))
-        return {**row, "guest": guest}
+        return {**{k: v for k, v in row.items() if not k.startswith("guest_")}, "guest": guest}
 
     def bookings(self, hotel_id: str, count: int, **fields: Any) -> list[str]:
         ids = []

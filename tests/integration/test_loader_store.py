@@ -214,15 +214,24 @@ def test_any_order_and_batching_of_versions_ends_in_the_newest(store, db, versio
               for ext, hour, offset, status in versions]
     order = data.draw(st.permutations(values))
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(order) - 1)), max_size=3)))
-    for start, end in zip([0, *cuts], [*cuts, len(order)]):
-        if order[start:end]:
-            store_batch(store, batch_of(*order[start:end]))
-    # Expected: per key, the highest (time, offset); among equal ones the last one delivered.
+    # The model: per batch, each key's newest (time, offset, position); it replaces the stored
+    # version when newer in time, or equal in time, not lower in offset, and different in content.
     expected: dict[str, tuple] = {}
-    for position, v in enumerate(order):
-        rank = (v["source_updated_at"], v["source_offset"])
-        if v["external_id"] not in expected or rank >= expected[v["external_id"]][0]:
-            expected[v["external_id"]] = (rank, v["status"])
+    for start, end in zip([0, *cuts], [*cuts, len(order)]):
+        if not order[start:end]:
+            continue
+        store_batch(store, batch_of(*order[start:end]))
+        newest: dict[str, tuple] = {}
+        for position, v in enumerate(order[start:end]):
+            rank = (v["source_updated_at"], v["source_offset"], position)
+            if v["external_id"] not in newest or rank > newest[v["external_id"]][0]:
+                newest[v["external_id"]] = (rank, v)
+        for key, (_, v) in newest.items():
+            stored_time, stored_offset, stored_status = expected.get(key, (None, None, None))
+            if (stored_time is None or v["source_updated_at"] > stored_time
+                    or (v["source_updated_at"] == stored_time and v["source_offset"] >= stored_offset
+                        and v["status"] != stored_status)):
+                expected[key] = (v["source_updated_at"], v["source_offset"], v["status"])
     rows = stored(db, hotel)
     assert {k: (r["source_offset"], r["status"]) for k, r in rows.items()} == \
-        {k: (rank[1], status) for k, (rank, status) in expected.items()}
+        {k: (offset, status) for k, (_, offset, status) in expected.items()}

@@ -9,7 +9,7 @@ On the running dev stack (``pmsync stack up``), in a throwaway database and topi
   2. pipeline: starts `pmsync validator`, `pmsync mapper`, `pmsync loader` (one process
      each) and times from their start until all N bookings are rows in `bookings`;
   3. passthrough baseline, same run, same bytes: a relay process (consume raw → produce
-     unchanged) and a copier process (consume → COPY into a plain unkeyed table), timed the
+     unchanged) and a copier process (consume → COPY into a plain unkeyed table), both on aiokafka like the workers, timed the
      same way;
 and prints bookings/s, the ratio, and each worker's peak memory (VmHWM). It asserts nothing.
 """
@@ -38,7 +38,7 @@ from pmsync.config import compile_config, load_config_dir  # noqa: E402
 from pmsync.config_store import publish_configs  # noqa: E402
 from pmsync.db.migrate import migrate  # noqa: E402
 from pmsync.kafka import headers as h  # noqa: E402
-from pmsync.kafka.topics import create_topics  # noqa: E402
+from pmsync.kafka.topics import TopicSpec, create_topics, topic_specs  # noqa: E402
 from pmsync.runner import service  # noqa: E402
 from pmsync.settings import Settings, Topics  # noqa: E402
 
@@ -112,6 +112,10 @@ def timed(services, count_rows, total: int, timeout: float = 1800) -> tuple[floa
 
 
 # -- the passthrough baseline's two processes ------------------------------------------------
+def passthrough_topic(settings: Settings) -> str:
+    return settings.topics.raw + ".passthrough"
+
+
 async def relay(settings: Settings) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     consumer = AIOKafkaConsumer(settings.topics.raw, bootstrap_servers=settings.kafka_bootstrap,
@@ -123,21 +127,22 @@ async def relay(settings: Settings) -> None:
     await producer.start()
     while True:
         batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-        pending = [await producer.send(settings.topics.validated, m.value, key=m.key, headers=list(m.headers))
+        pending = [await producer.send(passthrough_topic(settings), m.value, key=m.key, headers=list(m.headers))
                    for records in batch.values() for m in records]
         await asyncio.gather(*pending)
         if batch:
             await consumer.commit()
 
 
-def copier(settings: Settings) -> None:
-    from kafka import KafkaConsumer
-    consumer = KafkaConsumer(settings.topics.validated, bootstrap_servers=settings.kafka_bootstrap,
-                             group_id=settings.group_id("copier"), enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_records=5000)
+async def copier(settings: Settings) -> None:
+    from aiokafka import AIOKafkaConsumer
+    consumer = AIOKafkaConsumer(passthrough_topic(settings), bootstrap_servers=settings.kafka_bootstrap,
+                                group_id=settings.group_id("copier"), enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=5000)
+    await consumer.start()
     with psycopg.connect(settings.database_url) as conn:
         while True:
-            batch = consumer.poll(timeout_ms=500, max_records=5000)
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             if not batch:
                 continue
             with conn.cursor() as cur, cur.copy("COPY passthrough (hotel_id, payload) FROM STDIN") as copy:
@@ -145,7 +150,37 @@ def copier(settings: Settings) -> None:
                     for m in records:
                         copy.write_row((m.key.decode(), m.value.decode()))
             conn.commit()
-            consumer.commit()
+            await consumer.commit()
+
+
+def stage_rates(settings: Settings, run_dir: Path, dsn: str) -> dict[str, tuple[int, float]]:
+    """Each worker alone on its (already filled) input topic, under a consumer group of its own."""
+    from pmsync.kafka.lag import lag
+    out = {}
+    for name, topic in (("validator", settings.topics.raw), ("mapper", settings.topics.validated),
+                        ("loader", settings.topics.bookings)):
+        alone = dataclasses.replace(settings, group_prefix=f"{settings.group_prefix}-alone-{name}")
+        if name == "loader":
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("TRUNCATE bookings, rooms")
+        group = alone.group_id(name)
+        messages = None
+        svc = service(f"{name}-alone", [name], alone, run_dir)
+        started = time.monotonic()
+        svc.start()
+        try:
+            while True:
+                remaining = lag(alone, [(group, topic)])[group]
+                if messages is None:
+                    messages = remaining
+                if remaining == 0 and time.monotonic() - started > 1:
+                    break
+                time.sleep(0.2)
+        finally:
+            seconds = time.monotonic() - started
+            svc.stop()
+        out[name] = (messages or 0, seconds)
+    return out
 
 
 class _Script:
@@ -182,7 +217,7 @@ def main() -> None:
         asyncio.run(relay(base))
         return
     if args.role == "copier":
-        copier(base)
+        asyncio.run(copier(base))
         return
 
     db_name = f"pmsync_bench_{uuid.uuid4().hex[:8]}"
@@ -197,7 +232,7 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE UNLOGGED TABLE IF NOT EXISTS passthrough (hotel_id text, payload text)")
             conn.execute("ALTER TABLE passthrough SET LOGGED")
-        create_topics(settings)
+        create_topics(settings, topic_specs(settings) + [TopicSpec(passthrough_topic(settings), settings.partitions)])
         publish_configs(settings, load_config_dir(ROOT / "pms_configs"))
         print(f"building {args.bookings:,} reservations across {args.hotels:,} hotels …", flush=True)
         messages = build_messages(args.bookings, args.hotels)
@@ -216,13 +251,15 @@ def main() -> None:
         pipe_s, pipe_mem = timed(workers, count("bookings"), total)
         base_s, base_mem = timed([_Script("relay", settings, run_dir), _Script("copier", settings, run_dir)],
                                  count("passthrough"), total)
+        stages = stage_rates(settings, run_dir, dsn)
     finally:
         with psycopg.connect(base.database_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         from kafka import KafkaAdminClient
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         try:
-            admin.delete_topics([getattr(settings.topics, f.name) for f in dataclasses.fields(Topics)])
+            admin.delete_topics([getattr(settings.topics, f.name) for f in dataclasses.fields(Topics)]
+                                + [passthrough_topic(settings)])
         except Exception:  # noqa: BLE001 - best-effort clean-up of throwaway topics
             pass
         admin.close()
@@ -234,6 +271,9 @@ def main() -> None:
     print(f"{'pipeline (validator + mapper + loader)':<46}{pipe_s:>9.1f}{total / pipe_s:>13,.0f}"
           f"{base_s / pipe_s:>8.2f}")
     print("peak memory (VmHWM): " + ", ".join(f"{k} {v:.0f} MB" for k, v in {**pipe_mem, **base_mem}.items()))
+    print("each stage alone (fresh consumer group, its whole input topic, nothing else running):")
+    for name, (messages, seconds) in stages.items():
+        print(f"  {name:<10} {messages:>9,} messages in {seconds:6.1f}s = {messages / seconds:>9,.0f}/s")
 
 
 if __name__ == "__main__":

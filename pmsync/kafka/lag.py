@@ -25,7 +25,7 @@ def lag(settings: Settings, stages: list[tuple[str, str]] | None = None) -> dict
         for group, topic in stages or pipeline_stages(settings):
             parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
             ends = consumer.end_offsets(parts) if parts else {}
-            committed = admin.list_group_offsets(group)
+            committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
             total = 0
             for tp in parts:
                 done = committed.get(tp)

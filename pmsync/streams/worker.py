@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
 from pmsync.errors import PMSError
@@ -40,6 +41,7 @@ REJECTED = Counter("pmsync_stream_rejects_total", "Messages sent to the DLQ", ["
 BATCH_SECONDS = Histogram("pmsync_stream_batch_seconds", "Consume-to-commit time of a batch", ["worker"])
 
 Step = Callable[[ConfigRegistry, Message], Routed]
+_PARTITIONER = DefaultPartitioner()
 
 
 class PMSInternalError(PMSError):
@@ -63,6 +65,7 @@ class StreamWorker:
         self.max_batch = max_batch
         self.registry = ConfigRegistry()
         self.stop = asyncio.Event()
+        self._partitions: dict[str, dict] = {}   # topic → key → partition
 
     async def run(self) -> None:
         follower = asyncio.create_task(follow_configs(self.registry, self.settings.kafka_bootstrap,
@@ -100,17 +103,19 @@ class StreamWorker:
             follower.result()  # surfaces why the configs topic could not be read
 
     async def _handle(self, batch, producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
-        pending = []
+        out = _Outbox(producer, self._partitions)
         offsets = {}
         for tp, records in batch.items():
             for record in records:
                 message = Message(record.key, record.value, list(record.headers or ()),
                                   record.topic, record.partition, record.offset)
                 routed = self._run_step(message)
-                pending.append(await self._send(producer, routed, record.key))
+                topic = self._count(routed)
+                await out.add(topic, record.key, routed.value if routed.ok else (routed.value or b""),
+                              routed.headers)
             offsets[tp] = records[-1].offset + 1
         # Every result acknowledged before any offset moves: nothing is lost on a crash.
-        await asyncio.gather(*pending)
+        await out.flush()
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -127,19 +132,60 @@ class StreamWorker:
             return Routed(False, message.value, dlq_headers(error, message.position, original=message.headers),
                           error)
 
-    async def _send(self, producer: AIOKafkaProducer, routed: Routed, key: bytes | None):
+    def _count(self, routed: Routed) -> str:
+        """Metrics and log line for one result; returns the topic it goes to."""
         if routed.ok:
             PROCESSED.labels(self.spec.role, "ok").inc()
-            return await producer.send(self.spec.ok, routed.value, key=key,
-                                       headers=routed.headers)
+            return self.spec.ok
         stage = routed.error.stage if routed.error else "unknown"
         PROCESSED.labels(self.spec.role, "rejected").inc()
         REJECTED.labels(self.spec.role, stage).inc()
         log.info("message rejected", extra={
             "worker": self.spec.role, "hotel_id": routed.hotel_id, "stage": stage,
             "error_class": type(routed.error).__name__, "reason": routed.error.message if routed.error else ""})
-        return await producer.send(self.settings.topics.dlq, routed.value or b"", key=key,
-                                   headers=routed.headers)
+        return self.settings.topics.dlq
+
+
+class _Outbox:
+    """One batch's outgoing messages, appended to one Kafka record batch per topic-partition.
+
+    Why not ``producer.send`` per message: aiokafka's per-message path (a future each, the
+    pure-Python murmur2 partitioner on every key) cost more than the domain step itself.
+    Partitions are the default partitioner's choice (murmur2 of the key, as Java clients and
+    ``send`` do), cached per key: a hotel's messages keep landing in one partition, in order.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, partitions: dict) -> None:
+        self.producer = producer
+        self.partitions = partitions
+        self.open: dict[tuple[str, int], object] = {}
+        self.sent: list[asyncio.Future] = []
+
+    async def add(self, topic: str, key: bytes | None, value: bytes, headers: list) -> None:
+        partition = await self._partition(topic, key)
+        builder = self.open.get((topic, partition))
+        if builder is None:
+            builder = self.open[(topic, partition)] = self.producer.create_batch()
+        if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            # Full: send it, start another (a message too large for an empty batch raises).
+            self.sent.append(await self.producer.send_batch(builder, topic, partition=partition))
+            builder = self.open[(topic, partition)] = self.producer.create_batch()
+            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                raise ValueError(f"a message of {len(value)} bytes does not fit a Kafka batch")
+
+    async def _partition(self, topic: str, key: bytes | None) -> int:
+        cache = self.partitions.setdefault(topic, {})
+        partition = cache.get(key)
+        if partition is None:
+            available = sorted(await self.producer.partitions_for(topic))
+            partition = cache[key] = _PARTITIONER(key, available, available)
+        return partition
+
+    async def flush(self) -> None:
+        for (topic, partition), builder in self.open.items():
+            self.sent.append(await self.producer.send_batch(builder, topic, partition=partition))
+        self.open.clear()
+        await asyncio.gather(*self.sent)
 
 
 def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:

@@ -52,8 +52,8 @@ def options(**changes) -> LoaderOptions:
 
 def caught_up(loader: Loader, settings: Settings) -> bool:
     parts = [TopicPartition(settings.topics.bookings, p) for p in range(settings.partitions)]
-    ends = loader.consumer.end_offsets(parts)
-    return all((loader.consumer.committed(tp) or 0) == ends[tp] for tp in parts)
+    ends = loader.end_offsets(parts)
+    return all((loader.committed(tp) or 0) == ends[tp] for tp in parts)
 
 
 def run_until_caught_up(loader: Loader, settings: Settings, timeout: float = 60) -> list:
@@ -139,7 +139,7 @@ def test_crash_between_database_and_offset_commit_loses_nothing_and_duplicates_n
     stored_before_restart = stored(db, hotel)
     assert stored_before_restart, "the database commit happened before the crash"
     parts = [TopicPartition(settings.topics.bookings, p) for p in range(settings.partitions)]
-    assert all(crashing.consumer.committed(tp) is None for tp in parts)
+    assert all(crashing.committed(tp) is None for tp in parts)
     loaders.remove(crashing)
     crashing.close()  # leaves the group with nothing committed, as a dead process would
 
@@ -239,7 +239,7 @@ def test_database_down_keeps_the_batch_uncommitted_and_retries_it(settings, topi
         assert time.monotonic() < deadline, "the loader never received the batch"
         assert loader.step() is None
     parts = [TopicPartition(settings.topics.bookings, p) for p in range(settings.partitions)]
-    assert all(loader.consumer.committed(tp) is None for tp in parts)
+    assert all(loader.committed(tp) is None for tp in parts)
     assert loader.step() is None  # still down: same batch, still nothing committed
     loader.settings = settings    # the database is back
     run_until_caught_up(loader, settings)

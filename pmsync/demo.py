@@ -40,7 +40,7 @@ ALWAYS_DOWN = {"sim-033"}
 
 def _services(settings: Settings, run_dir: Path) -> list[Service]:
     sim_args = ["simulator", "--hotels", "50", "--seed", "7", "--port", str(settings.simulator_port),
-                "--tick-seconds", "10", "--faults", str(run_dir / "faults.json")]
+                "--tick-seconds", "10", "--bookings", "300", "--faults", str(run_dir / "faults.json")]
     specs = [("simulator", sim_args), ("validator", ["validator"]), ("mapper", ["mapper"]),
              ("loader", ["loader"]), ("dlq-sink", ["dlq", "sink"]),
              ("api", ["api", "--port", str(settings.api_port)]),

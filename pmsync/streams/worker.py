@@ -66,6 +66,7 @@ class StreamWorker:
         self.registry = ConfigRegistry()
         self.stop = asyncio.Event()
         self._partitions: dict[str, dict] = {}   # topic → key → partition
+        self._ok_count = PROCESSED.labels(spec.role, "ok")   # bound once: labels() per message costs
 
     async def run(self) -> None:
         follower = asyncio.create_task(follow_configs(self.registry, self.settings.kafka_bootstrap,
@@ -135,7 +136,7 @@ class StreamWorker:
     def _count(self, routed: Routed) -> str:
         """Metrics and log line for one result; returns the topic it goes to."""
         if routed.ok:
-            PROCESSED.labels(self.spec.role, "ok").inc()
+            self._ok_count.inc()
             return self.spec.ok
         stage = routed.error.stage if routed.error else "unknown"
         PROCESSED.labels(self.spec.role, "rejected").inc()

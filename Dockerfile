@@ -6,6 +6,7 @@ COPY pmsync ./pmsync
 COPY services ./services
 COPY schemas ./schemas
 COPY pms_configs ./pms_configs
-RUN pip install --no-cache-dir . && useradd --system pmsync
+# Editable: pmsync reads schemas/ and pms_configs/ from the project folder (REPO_ROOT = /app).
+RUN pip install --no-cache-dir -e . && useradd --system pmsync
 USER pmsync
 ENTRYPOINT ["pmsync"]

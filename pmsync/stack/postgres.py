@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,9 +87,17 @@ class PostgresCluster:
         return True
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        return run(["psql", "-h", str(self.socket_dir), "-p", str(self.settings.postgres_port),
-                    "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql],
-                   user=self.user).stdout.strip()
+        cmd = ["psql", "-h", str(self.socket_dir), "-p", str(self.settings.postgres_port),
+               "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql]
+        for attempt in range(5):
+            try:
+                return run(cmd, user=self.user).stdout.strip()
+            except StackError as exc:
+                # Two `stack up`s at once (e.g. two test sessions) can collide on ALTER ROLE.
+                if "tuple concurrently updated" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _ensure_roles(self) -> None:
         """Create or update the owner and API roles and the database from the settings' DSNs."""

@@ -37,10 +37,12 @@ import urllib.request
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from pmsync.db.connect import with_database  # noqa: E402
 
 DB_NAME = "pmsync_bench_api"
 STATUSES = ("CONFIRMED",) * 5 + ("CANCELLED", "CHECKED_IN", "CHECKED_OUT", "PENDING", "NO_SHOW")
@@ -48,11 +50,6 @@ EPOCH = datetime(2025, 1, 1, tzinfo=timezone.utc)
 BIG_HOTEL = "bench-h0000"
 LIST = "/api/integrations/pms/bookings/"
 FILTERS = {"status": "CONFIRMED", "check_in_from": "2025-06-01", "check_in_to": "2026-05-31"}
-
-
-def _with_db(dsn: str, name: str) -> str:
-    p = urlsplit(dsn)
-    return urlunsplit((p.scheme, p.netloc, f"/{name}", p.query, p.fragment))
 
 
 # --------------------------------------------------------------------------- data
@@ -92,7 +89,7 @@ def prepare_database(settings, bookings: int, hotels: int) -> str:
 
     from pmsync.db.migrate import migrate
 
-    dsn = _with_db(settings.database_url, DB_NAME)
+    dsn = with_database(settings.database_url, DB_NAME)
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
     if exists:
@@ -302,7 +299,7 @@ def main() -> None:
     base_settings = Settings.from_env()
     dsn = prepare_database(base_settings, args.bookings, args.hotels)
     settings = replace(base_settings, database_url=dsn,
-                       api_database_url=_with_db(base_settings.api_database_url, DB_NAME), log_level="WARNING")
+                       api_database_url=with_database(base_settings.api_database_url, DB_NAME), log_level="WARNING")
     rng = random.Random(11)
     keyed_hotels = [BIG_HOTEL] + [f"bench-h{h:04d}" for h in rng.sample(range(1, args.hotels), min(50, args.hotels - 1))]
     keys = {h: create_key(dsn, hotel_id=h).key for h in keyed_hotels}

@@ -36,10 +36,11 @@ from mapping import workload  # noqa: E402  (bench/mapping.py: golden records cl
 
 from pmsync.config import compile_config, load_config_dir  # noqa: E402
 from pmsync.config_store import publish_configs  # noqa: E402
+from pmsync.db.connect import with_database  # noqa: E402
 from pmsync.db.migrate import migrate  # noqa: E402
 from pmsync.kafka import headers as h  # noqa: E402
 from pmsync.kafka.topics import TopicSpec, create_topics, topic_specs  # noqa: E402
-from pmsync.runner import service  # noqa: E402
+from pmsync.runner import pipeline_service  # noqa: E402
 from pmsync.settings import Settings, Topics  # noqa: E402
 
 
@@ -98,7 +99,7 @@ def timed(services, count_rows, total: int, timeout: float = 1800) -> tuple[floa
     try:
         while count_rows() < total:
             if time.monotonic() - started > timeout:
-                raise SystemExit(f"timed out; logs:\n" + "\n".join(s.log_tail(10) for s in services))
+                raise SystemExit("timed out; logs:\n" + "\n".join(s.log_tail(10) for s in services))
             for svc in services:
                 if not svc.running():
                     raise SystemExit(f"{svc.name} died:\n{svc.log_tail(30)}")
@@ -165,7 +166,7 @@ def stage_rates(settings: Settings, run_dir: Path, dsn: str) -> dict[str, tuple[
                 conn.execute("TRUNCATE bookings, rooms")
         group = alone.group_id(name)
         messages = None
-        svc = service(f"{name}-alone", [name], alone, run_dir)
+        svc = pipeline_service(name, alone, run_dir, label=f"{name}-alone")
         started = time.monotonic()
         svc.start()
         try:
@@ -223,7 +224,7 @@ def main() -> None:
     db_name = f"pmsync_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(base.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db_name}"')
-    dsn = base.database_url.rsplit("/", 1)[0] + f"/{db_name}"
+    dsn = with_database(base.database_url, db_name)
     settings = bench_settings(base, dsn)
     run_dir = base.stack_dir / "bench" / settings.group_prefix
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -246,8 +247,7 @@ def main() -> None:
                     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             return rows
 
-        workers = [service(n, a, settings, run_dir) for n, a in
-                   (("validator", ["validator"]), ("mapper", ["mapper"]), ("loader", ["loader"]))]
+        workers = [pipeline_service(n, settings, run_dir) for n in ("validator", "mapper", "loader")]
         pipe_s, pipe_mem = timed(workers, count("bookings"), total)
         base_s, base_mem = timed([_Script("relay", settings, run_dir), _Script("copier", settings, run_dir)],
                                  count("passthrough"), total)

@@ -21,10 +21,11 @@ from pmsync.config_store import publish_configs
 from pmsync.db.migrate import migrate
 from pmsync.kafka.lag import lag
 from pmsync.kafka.topics import create_topics
-from pmsync.runner import Service, service, wait_for
+from pmsync.runner import Service, pipeline_service
 from pmsync.settings import REPO_ROOT, Settings
 from pmsync.simlink import register_hotels, sim_get
 from pmsync.stack import native
+from pmsync.stack.process import wait_until
 
 # A few hotels misbehave, so the summary shows retries, sync errors and the DLQ at work.
 DEMO_FAULTS = {"hotels": {
@@ -39,13 +40,14 @@ ALWAYS_DOWN = {"sim-033"}
 
 
 def _services(settings: Settings, run_dir: Path) -> list[Service]:
-    sim_args = ["simulator", "--hotels", "50", "--seed", "7", "--port", str(settings.simulator_port),
-                "--tick-seconds", "10", "--bookings", "300", "--faults", str(run_dir / "faults.json")]
-    specs = [("simulator", sim_args), ("validator", ["validator"]), ("mapper", ["mapper"]),
-             ("loader", ["loader"]), ("dlq-sink", ["dlq", "sink"]),
-             ("api", ["api", "--port", str(settings.api_port)]),
-             ("fetcher", ["fetcher", "--metrics-port", "9102"])]
-    return [service(name, args, settings, run_dir) for name, args in specs]
+    options = {
+        "simulator": ["--hotels", "50", "--seed", "7", "--port", str(settings.simulator_port),
+                      "--tick-seconds", "10", "--bookings", "300", "--faults", str(run_dir / "faults.json")],
+        "api": ["--port", str(settings.api_port)],
+        "fetcher": ["--metrics-port", "9102"],
+    }
+    names = ("simulator", "validator", "mapper", "loader", "dlq-sink", "api", "fetcher")
+    return [pipeline_service(name, settings, run_dir, *options.get(name, [])) for name in names]
 
 
 def up(settings: Settings, echo=print) -> None:
@@ -64,7 +66,7 @@ def up(settings: Settings, echo=print) -> None:
     services = {s.name: s for s in _services(settings, run_dir)}
     sim_url = f"http://127.0.0.1:{settings.simulator_port}"
     _ensure(services["simulator"])
-    wait_for(lambda: _answers(sim_url), 60, "the PMS simulator")
+    wait_until(lambda: _answers(sim_url), 60, "the PMS simulator", error=TimeoutError)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         hotels = register_hotels(conn, settings, sim_url, poll_interval_s=15)
     echo(f"hotels:     {len(hotels)} registered from the simulator at {sim_url}")
@@ -74,8 +76,8 @@ def up(settings: Settings, echo=print) -> None:
     echo("services:   " + ", ".join(f"{n} (log {s.log_file})" for n, s in services.items()))
 
     expected = [h for h, sim_id in hotels.items() if sim_id not in ALWAYS_DOWN]
-    wait_for(lambda: _first_sync_done(settings, expected, services), 600,
-             "the first full sync of every reachable hotel", interval=2)
+    wait_until(lambda: _first_sync_done(settings, expected, services), 600,
+               "the first full sync of every reachable hotel", interval=2, error=TimeoutError)
     loaded_at = time.monotonic()
     _summary(settings, hotels, loaded_at - pipeline_started, echo)
     _keys(settings, run_dir, expected[0], echo)

@@ -162,9 +162,8 @@ def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection) -> int
                              enable_idempotence=True, client_id="pmsync-dlq-replay")
     try:
         for dlq_id, key, value, headers in rows:
-            original = [(k, v.encode()) for k, v in headers.items()
-                        if not k.startswith(("error.", "source.", "config.", "failed."))
-                        and k != h.REPLAY_OF]
+            original = [(k, v) for k, v in dlq.without_error_headers(
+                [(k, v.encode()) for k, v in headers.items()]) if k != h.REPLAY_OF]
             producer.send(settings.topics.raw, key=key, value=bytes(value),
                           headers=original + [(h.REPLAY_OF, str(dlq_id).encode())])
         producer.flush(timeout=60)

@@ -75,6 +75,12 @@ class PMSLoadError(PMSError):
     stage = "load"
 
 
+class PMSInternalError(PMSError):
+    """A pipeline step failed in a way it should not (a bug); the message is kept in the DLQ."""
+
+    stage = "internal"
+
+
 class PMSConfigMissingError(PMSError):
     """No config is published for the message's PMS type and version (or its headers lack them)."""
 

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,17 +68,19 @@ class Service:
             return ""
 
 
+# The ``pmsync`` sub-command of each pipeline service, by the name the demo, tests and benches use.
+COMMANDS: dict[str, list[str]] = {
+    "simulator": ["simulator"], "fetcher": ["fetcher"], "validator": ["validator"],
+    "mapper": ["mapper"], "loader": ["loader"], "dlq-sink": ["dlq", "sink"], "api": ["api"],
+}
+
+
 def service(name: str, args: list[str], settings: Settings, run_dir: Path, **env: str) -> Service:
     return Service(name, args, run_dir, {**settings.to_env(), **env})
 
 
-def wait_for(check, timeout: float, what: str, interval: float = 0.5):
-    """Poll ``check`` until it returns a truthy value; that value is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+def pipeline_service(name: str, settings: Settings, run_dir: Path, *options: str,
+                     label: str | None = None) -> Service:
+    """The named service (a key of ``COMMANDS``) with extra command-line ``options``."""
+    return service(label or name, [*COMMANDS[name], *options], settings, run_dir)
+

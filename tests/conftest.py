@@ -18,7 +18,8 @@ import pytest
 
 from pmsync.db.migrate import migrate
 from pmsync.settings import Settings, Topics
-from tests.services import Services, start_services, with_database
+from pmsync.db.connect import with_database
+from tests.services import Services, start_services
 
 
 @pytest.fixture(scope="session")

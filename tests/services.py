@@ -8,7 +8,7 @@ import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pmsync.settings import Settings
 
@@ -64,12 +64,3 @@ def _containers() -> Iterator[Services]:
             conn.execute("CREATE ROLE pmsync_api LOGIN NOBYPASSRLS PASSWORD 'pmsync_api'")
         yield Services(kafka.get_bootstrap_server(), dsn, "pmsync_api", "pmsync_api", "testcontainers")
 
-
-def with_database(dsn: str, database: str, user: str | None = None, password: str | None = None) -> str:
-    """``dsn`` pointed at another database (and optionally another login)."""
-    parts = urlsplit(dsn)
-    netloc = parts.netloc
-    if user is not None:
-        host = netloc.rsplit("@", 1)[-1]
-        netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
-    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import psycopg
 from psycopg_pool import ConnectionPool
+
+
+def with_database(dsn: str, database: str, user: str | None = None, password: str | None = None) -> str:
+    """``dsn`` pointed at another database (and optionally another login)."""
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if user is not None:
+        host = netloc.rsplit("@", 1)[-1]
+        netloc = f"{user}:{password}@{host}" if password else f"{user}@{host}"
+    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, parts.fragment))
 
 
 def connect(dsn: str, **kwargs) -> psycopg.Connection:

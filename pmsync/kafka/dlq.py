@@ -26,6 +26,14 @@ FAILED_AT = "failed.at"
 _MAX_MESSAGE = 2000
 
 
+_ERROR_PREFIXES = ("error.", "source.", "config.", "failed.")
+
+
+def without_error_headers(headers: Headers | None) -> Headers:
+    """The headers a message had before it was dead-lettered (what replay sends again)."""
+    return [(k, v) for k, v in (headers or []) if not k.startswith(_ERROR_PREFIXES)]
+
+
 @dataclass(frozen=True)
 class SourcePosition:
     topic: str
@@ -38,7 +46,7 @@ def dlq_headers(error: PMSError, source: SourcePosition, *, config_key: str | No
                 failed_at: datetime | None = None) -> Headers:
     """The original message's headers (minus stale error ones) followed by the error headers."""
     when = (failed_at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    kept = [(k, v) for k, v in (original or []) if not k.startswith(("error.", "source.", "config.", "failed."))]
+    kept = without_error_headers(original)
     error_headers = {
         STAGE: error.stage,
         CLASS: type(error).__name__,

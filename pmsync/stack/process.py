@@ -21,13 +21,17 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_until(check, timeout: float, what: str, interval: float = 0.25) -> None:
+def wait_until(check, timeout: float, what: str, interval: float = 0.25,
+               error: type[Exception] = StackError):
+    """Poll ``check`` until it returns something truthy, and return that; ``error`` on timeout."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise error(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
-    raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def read_pid(pid_file: Path) -> int | None:

@@ -27,7 +27,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
-from pmsync.errors import PMSError
+from pmsync.errors import PMSInternalError
 from pmsync.kafka.dlq import dlq_headers
 from pmsync.settings import Settings
 from pmsync.streams.registry import ConfigRegistry, follow_configs
@@ -42,12 +42,6 @@ BATCH_SECONDS = Histogram("pmsync_stream_batch_seconds", "Consume-to-commit time
 
 Step = Callable[[ConfigRegistry, Message], Routed]
 _PARTITIONER = DefaultPartitioner()
-
-
-class PMSInternalError(PMSError):
-    """A step failed in a way it should not; kept in the DLQ so the message is not lost."""
-
-    stage = "internal"
 
 
 @dataclass(frozen=True)

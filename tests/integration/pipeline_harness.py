@@ -20,9 +20,10 @@ from pmsync.config import load_config_dir
 from pmsync.config_store import publish_configs
 from pmsync.fetching.runner import Fetcher
 from pmsync.kafka.topics import create_topics
-from pmsync.runner import Service, service, wait_for
+from pmsync.runner import COMMANDS, Service, service
 from pmsync.settings import Settings
 from pmsync.simlink import register_hotels, sim_get, sim_post
+from pmsync.stack.process import wait_until
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pms_configs"
 WORKERS = ("validator", "mapper", "loader", "dlq-sink")
@@ -49,14 +50,14 @@ class Pipeline:
         publish_configs(self.settings, load_config_dir(CONFIG_DIR))
         port = free_port()
         self.sim_url = f"http://127.0.0.1:{port}"
-        args = ["simulator", "--hotels", str(hotels), "--seed", str(seed), "--port", str(port),
+        options = ["--hotels", str(hotels), "--seed", str(seed), "--port", str(port),
                 "--bookings", str(bookings), "--invalid-rate", str(invalid_rate)]
         if faults:
             path = self.run_dir / "faults.json"
             path.write_text(json.dumps(faults))
-            args += ["--faults", str(path)]
-        self._start("simulator", args)
-        wait_for(self._sim_up, 30, "the simulator")
+            options += ["--faults", str(path)]
+        self._start("simulator", options)
+        wait_until(self._sim_up, 30, "the simulator", error=TimeoutError)
         with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
             self.hotels = register_hotels(conn, self.settings, self.sim_url,
                                           id_prefix=f"e{uuid.uuid4().hex[:5]}-")
@@ -64,15 +65,14 @@ class Pipeline:
             self.start_worker(name)
         return self
 
-    def _start(self, name: str, args: list[str]) -> Service:
-        svc = service(name, args, self.settings, self.run_dir,
+    def _start(self, name: str, options: list[str]) -> Service:
+        svc = service(name, [*COMMANDS[name], *options], self.settings, self.run_dir,
                       PMSYNC_SECRETS_DIR=str(self.run_dir / "secrets"))
         self.services[name] = svc.start()
         return svc
 
     def start_worker(self, name: str) -> Service:
-        args = {"dlq-sink": ["dlq", "sink"], "loader": ["loader", "--max-wait-ms", "200"]}.get(name, [name])
-        return self._start(name, args)
+        return self._start(name, ["--max-wait-ms", "200"] if name == "loader" else [])
 
     def _sim_up(self) -> bool:
         try:
@@ -149,7 +149,8 @@ class Pipeline:
             return all(loaded[h] == t["bookings"] and rejects[h] == t["invalid"] for h, t in truth.items())
 
         try:
-            wait_for(matches, timeout, "the pipeline to reach the simulator's truth", interval=1)
+            wait_until(matches, timeout, "the pipeline to reach the simulator's truth", interval=1,
+                       error=TimeoutError)
         except TimeoutError:
             raise AssertionError(self.describe_difference(truth)) from None
         return truth

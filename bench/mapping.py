@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/mapping.py [--records 100000] [--naive-records 400
 For each config under ``pms_configs/`` (records cloned from its golden sample's valid records,
 each with its own external id) it times, in one run on the same bytes:
   pmsync   parse bytes (orjson) + raw schema check (jsonschema-rs) + map + rules + sanitize
-           + lineage + Avro encode (``pmsync.serde.avro.encode_booking``); for a config with
+           + lineage + Avro encode (``pmsync.serde.avro.encode_mapped``, as the mapper); for a config with
            ``lookup`` mappings the record's join context is parsed from its own bytes too, as
            the mapper receives it next to the raw message
   floor    ``json.loads`` of the same record bytes
@@ -39,23 +39,10 @@ from pmsync.config.load import config_files  # noqa: E402
 from pmsync.errors import PMSError  # noqa: E402
 from pmsync.mapping import paths  # noqa: E402
 
-try:
-    from pmsync.serde.avro import encode_booking
-    AVRO = "pmsync.serde.avro.encode_booking"
-except ImportError:  # the serde helper's module is not there yet: encode the same way by hand
-    import io
+from pmsync.serde.avro import encode_mapped  # noqa: E402
 
-    import fastavro
-    _SCHEMA = fastavro.parse_schema(json.loads((ROOT / "schemas" / "booking.avsc").read_text()))
-
-    def encode_booking(booking: dict) -> bytes:
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, _SCHEMA, booking)
-        return buf.getvalue()
-    AVRO = "fastavro.schemaless_writer + schemas/booking.avsc (pmsync.serde.avro missing)"
-
-LINEAGE = {"hotel_id": "hotel-1", "pms_type": "", "pms_version": "", "config_hash": "",
-           "source_topic": "pms.validated.v1", "source_partition": 0, "source_offset": 0}
+LINEAGE = {"hotel_id": "hotel-1", "source_topic": "pms.raw.v1", "source_partition": 3,
+           "source_offset": 1_234_567}
 
 
 def _set(record: dict, steps: list, value: Any) -> None:
@@ -92,17 +79,19 @@ def workload(compiled: CompiledConfig, path: Path, count: int) -> list[tuple[byt
     return out
 
 
-def pmsync_path(compiled: CompiledConfig, encode: Callable[[dict], Any] = encode_booking
-                ) -> Callable[[bytes, bytes | None], Any]:
-    lineage = {**LINEAGE, "pms_type": compiled.pms_type, "pms_version": compiled.version,
-               "config_hash": compiled.hash}
+def pmsync_path(compiled: CompiledConfig, avro: bool = True) -> Callable[[bytes, bytes | None], Any]:
+    """The validator's and the mapper's per-record work, as ``streams.steps`` does it."""
+    hotel, topic, partition, offset = (LINEAGE["hotel_id"], LINEAGE["source_topic"],
+                                       LINEAGE["source_partition"], LINEAGE["source_offset"])
 
     def run(data: bytes, context: bytes | None) -> Any:
         record = compiled.parse_record(data)
         compiled.validate_raw(record)
         booking = compiled.map(record, None if context is None else orjson.loads(context))
-        booking.update(lineage)
-        return encode(booking)
+        if not avro:
+            return booking
+        return encode_mapped(booking, hotel, compiled.pms_type, compiled.version, compiled.hash,
+                             topic, partition, offset)
     return run
 
 
@@ -152,7 +141,6 @@ def main() -> None:
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    print(f"Avro encoding: {AVRO}")
     print(f"records per config: {args.records:,} (naive reference: {args.naive_records:,}, scaled to records/s)")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
           f"(other processes on this machine slow every column alike; compare ratios)")
@@ -166,7 +154,7 @@ def main() -> None:
             continue
         items = workload(compiled, path, args.records)
         ours = rate(pmsync_path(compiled), items)
-        no_avro = rate(pmsync_path(compiled, encode=lambda booking: booking), items)
+        no_avro = rate(pmsync_path(compiled, avro=False), items)
         floor = rate(lambda data, context: json.loads(data), items)
         naive = rate(naive_path(compiled), items[: args.naive_records])
         print(f"{compiled.key:<24}{ours:>14,.0f}{no_avro:>10,.0f}{floor:>18,.0f}{naive:>13,.0f}"

@@ -19,7 +19,7 @@ from pmsync.config.model import PMSConfig
 from pmsync.errors import (PMSBusinessRuleError, PMSDataValidationError, PMSError,
                            PMSMappingError)
 from pmsync.mapping import paths, template
-from pmsync.mapping.transforms import (UTC, TransformError, build, quantize, read_date,
+from pmsync.mapping.transforms import (UTC, TransformError, build, in_zone, quantizer, read_date,
                                        read_datetime, show, to_decimal, to_int)
 from pmsync.validation.raw_schema import RawSchema
 from pmsync.validation.rules import compile_rules
@@ -63,7 +63,7 @@ def _to_date(value: Any) -> Any:
 
 def _to_datetime(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        return (value if value.tzinfo else in_zone(value, UTC)).astimezone(UTC)
     if isinstance(value, str):
         text = value.strip()
         if not text:
@@ -76,10 +76,13 @@ def _to_datetime(value: Any) -> Any:
     raise TransformError(f"expected a datetime, got {type(value).__name__} {show(value)}")
 
 
+_TO_CENTS = quantizer(2, "ROUND_HALF_UP")
+
+
 def _to_amount(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         return None
-    return quantize(to_decimal(value), 2, "ROUND_HALF_UP")
+    return _TO_CENTS(to_decimal(value))
 
 
 def _to_count(value: Any) -> Any:

@@ -78,6 +78,16 @@ def read_date(text: str, formats: tuple[str, ...] = ()) -> dt.date | None:
     return None
 
 
+def in_zone(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """``naive.replace(tzinfo=tz)``, built with the constructor: on CPython 3.11 ``replace``
+    with a keyword costs about 1 µs, the constructor a third of that, and this runs for every
+    datetime of every record."""
+    if naive.fold:  # never from a parser; kept exact all the same
+        return naive.replace(tzinfo=tz)
+    return dt.datetime(naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second,
+                       naive.microsecond, tz)
+
+
 def read_datetime(text: str, formats: tuple[str, ...] = (), tz: dt.tzinfo = UTC) -> dt.datetime | None:
     """The instant written in ``text`` in UTC; a value without offset is read in ``tz``.
     For a local time that a DST change skips or repeats, Python's fold=0 rule applies (the
@@ -95,7 +105,7 @@ def read_datetime(text: str, formats: tuple[str, ...] = (), tz: dt.tzinfo = UTC)
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
+        parsed = in_zone(parsed, tz)
     if parsed.tzinfo is UTC:
         return parsed
     try:
@@ -140,7 +150,7 @@ def parse_datetime(formats: list[str] | None = None, assume_tz: str = "UTC") -> 
 
     def run(value: Any) -> Any:
         if isinstance(value, dt.datetime):
-            return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
+            return (value if value.tzinfo else in_zone(value, tz)).astimezone(UTC)
         text = _need_str("parse_datetime", value).strip()
         if not text:
             return None
@@ -217,26 +227,38 @@ _CONTEXTS = {rounding: Context(prec=60, rounding=rounding) for rounding in ROUND
 _EXPONENTS = {places: Decimal(1).scaleb(-places) for places in range(11)}
 
 
-def quantize(value: Decimal, places: int, rounding: str) -> Decimal:
-    try:
-        result = _CONTEXTS[rounding].quantize(value, _EXPONENTS[places])
-    except InvalidOperation:
-        raise TransformError(f"decimal {show(str(value))} is too large") from None
-    return result.copy_abs() if result.is_zero() else result  # never "-0.00"
+def quantizer(places: int, rounding: str) -> Callable[[Decimal], Decimal]:
+    """Rounding to ``places`` with its context and exponent looked up once, since it runs per
+    record; the result is never "-0.00"."""
+    context, exponent = _CONTEXTS[rounding], _EXPONENTS[places]
+
+    def run(value: Decimal) -> Decimal:
+        try:
+            result = context.quantize(value, exponent)
+        except InvalidOperation:
+            raise TransformError(f"decimal {show(str(value))} is too large") from None
+        return result.copy_abs() if result.is_zero() else result  # never "-0.00"
+    return run
 
 
 def decimal(places: int = 2, rounding: str = "ROUND_HALF_UP") -> Transform:
     if rounding not in ROUNDINGS:
         raise ValueError(f"unknown rounding {rounding!r}")
+    to_places = quantizer(places, rounding)
 
     def run(value: Any) -> Any:
         if type(value) is str and not value.strip():
             return None  # blank is missing, as for a field without transform
-        return quantize(to_decimal(value), places, rounding)
+        return to_places(to_decimal(value))
     return run
 
 
 def to_int(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is str and value.isdecimal() and value.isascii() and len(value) <= 30:
+        return int(value)  # the common "2": ASCII digits only, no sign, space or "_"
     if isinstance(value, bool):
         raise TransformError(f"int needs a whole number, got {show(value)}")
     if isinstance(value, int):

@@ -12,6 +12,7 @@ field, so the mapper can reject it to the DLQ instead of publishing a broken con
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from pathlib import Path
@@ -45,13 +46,56 @@ _HEADER: Final = MAGIC + FINGERPRINT
 _ENCODE: Final = compile_encoder(PARSED_SCHEMA)
 
 
+_ENCODE_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+
+# The lineage fields close the schema, in this order. The mapper encodes them apart from the
+# canonical fields because all but the position repeat for every booking of a hotel, so their
+# bytes are cached (``_origin_bytes``) instead of encoded per message.
+LINEAGE: Final = ("hotel_id", "pms_type", "pms_version", "config_hash", "source_topic",
+                  "source_partition", "source_offset")
+if tuple(f["name"] for f in PARSED_SCHEMA["fields"][-len(LINEAGE):]) != LINEAGE:
+    raise RuntimeError(f"{SCHEMA_PATH} must end with the lineage fields {LINEAGE}")
+_FIELD_TYPES: Final = {f["name"]: f["type"] for f in PARSED_SCHEMA["fields"]}
+_ENCODE_CANONICAL: Final = compile_encoder(
+    {**PARSED_SCHEMA, "fields": PARSED_SCHEMA["fields"][:-len(LINEAGE)]})
+_ENCODE_ORIGIN: Final = [compile_encoder(_FIELD_TYPES[name]) for name in LINEAGE[:5]]
+_ENCODE_PARTITION: Final = compile_encoder(_FIELD_TYPES["source_partition"])
+_ENCODE_OFFSET: Final = compile_encoder(_FIELD_TYPES["source_offset"])
+
+
 def encode_booking(booking: dict) -> bytes:
     """The booking (canonical fields + lineage) as single-object encoded Avro bytes."""
     out = [_HEADER]
     try:
         _ENCODE(booking, out)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+    except _ENCODE_ERRORS as exc:
         raise _encode_error(booking, exc) from None
+    return b"".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_bytes(hotel_id: str, pms_type: str, pms_version: str, config_hash: str,
+                  source_topic: str) -> bytes:
+    out: list[bytes] = []
+    for encode, value in zip(_ENCODE_ORIGIN, (hotel_id, pms_type, pms_version, config_hash, source_topic)):
+        encode(value, out)
+    return b"".join(out)
+
+
+def encode_mapped(booking: dict, hotel_id: str, pms_type: str, pms_version: str, config_hash: str,
+                  source_topic: str, source_partition: int, source_offset: int) -> bytes:
+    """``encode_booking`` of the canonical ``booking`` plus these lineage values, byte for
+    byte; the mapper's path (see ``LINEAGE`` for why it is separate)."""
+    out = [_HEADER]
+    try:
+        _ENCODE_CANONICAL(booking, out)
+        out.append(_origin_bytes(hotel_id, pms_type, pms_version, config_hash, source_topic))
+        _ENCODE_PARTITION(source_partition, out)
+        _ENCODE_OFFSET(source_offset, out)
+    except _ENCODE_ERRORS as exc:
+        lineage = (hotel_id, pms_type, pms_version, config_hash, source_topic, source_partition,
+                   source_offset)
+        raise _encode_error({**booking, **dict(zip(LINEAGE, lineage))}, exc) from None
     return b"".join(out)
 
 

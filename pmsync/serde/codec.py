@@ -70,9 +70,11 @@ def compile_encoder(schema: Any) -> Encoder:
             out.append(_long_bytes(value))
         return enc_long
     if kind == "string":
+        small = _SMALL
+
         def enc_string(value: Any, out: list) -> None:
             data = value.encode("utf-8")  # AttributeError for a non-string: explained by the caller
-            out.append(_long_bytes(len(data)))
+            out.append(small.get(len(data)) or _zigzag_varint(len(data)))
             out.append(data)
         return enc_string
     if kind == "enum":
@@ -97,6 +99,19 @@ def compile_encoder(schema: Any) -> Encoder:
 
 def _union_encoder(branches: list) -> Encoder:
     if len(branches) == 2 and _type_name(branches[0]) == "null":
+        if branches[1] == "string":
+            # Most booking fields are optional strings: one call instead of two per value.
+            small = _SMALL
+
+            def enc_optional_string(value: Any, out: list) -> None:
+                if value is None:
+                    out.append(b"\x00")
+                else:
+                    data = value.encode("utf-8")
+                    out.append(b"\x02")
+                    out.append(small.get(len(data)) or _zigzag_varint(len(data)))
+                    out.append(data)
+            return enc_optional_string
         inner = compile_encoder(branches[1])
 
         def enc_optional(value: Any, out: list) -> None:

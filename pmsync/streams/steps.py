@@ -15,7 +15,7 @@ import orjson
 from pmsync.errors import PMSConfigMissingError, PMSError, PMSMappingError
 from pmsync.kafka import headers as h
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
-from pmsync.serde.avro import encode_booking
+from pmsync.serde.avro import encode_mapped
 from pmsync.streams.registry import ConfigRegistry
 
 RAW_TOPIC, RAW_PARTITION, RAW_OFFSET = h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET
@@ -92,14 +92,10 @@ def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
         compiled = _config_for(registry, headers)
         record = compiled.parse_record(msg.value or b"")
         booking = compiled.map(record, _context(headers))
-        booking.update(
-            hotel_id=hotel_id, pms_type=compiled.pms_type, pms_version=compiled.version,
-            config_hash=compiled.hash,
-            source_topic=h.text(headers, RAW_TOPIC) or msg.topic,
-            source_partition=_int_header(headers, RAW_PARTITION, msg.partition),
-            source_offset=_int_header(headers, RAW_OFFSET, msg.offset),
-        )
-        value = encode_booking(booking)
+        value = encode_mapped(booking, hotel_id, compiled.pms_type, compiled.version, compiled.hash,
+                              h.text(headers, RAW_TOPIC) or msg.topic,
+                              _int_header(headers, RAW_PARTITION, msg.partition),
+                              _int_header(headers, RAW_OFFSET, msg.offset))
     except PMSError as error:
         return _reject(msg, error, compiled)
     return Routed(True, value, msg.headers, hotel_id=hotel_id)

@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from pmsync.booking import STATUSES
 from pmsync.errors import PMSMappingError
-from pmsync.serde.avro import HEADER_SIZE, PARSED_SCHEMA, decode_booking, encode_booking
+from pmsync.serde.avro import (HEADER_SIZE, LINEAGE, PARSED_SCHEMA, decode_booking, encode_booking,
+                               encode_mapped)
 
 text = st.text(max_size=40)
 optional_text = st.none() | text
@@ -42,6 +43,18 @@ def test_compiled_encoder_writes_the_same_bytes_as_fastavro(booking):
     assert decode_booking(encoded) == booking
 
 
+def _split(booking: dict) -> tuple[dict, list]:
+    return ({k: v for k, v in booking.items() if k not in LINEAGE}, [booking[k] for k in LINEAGE])
+
+
+@settings(max_examples=300)
+@given(bookings)
+def test_the_mappers_encoder_writes_the_same_bytes_as_encode_booking(booking):
+    canonical, lineage = _split(booking)
+    assert encode_mapped(canonical, *lineage) == encode_booking(booking)
+    assert encode_mapped(canonical, *lineage) == encode_booking(booking)  # from the lineage cache
+
+
 @pytest.mark.parametrize("field, value", [
     ("status", "SOMETIMES"), ("adults", "2"), ("adults", 2 ** 40), ("adults", True),
     ("external_id", 17), ("source_offset", None),
@@ -62,3 +75,16 @@ def _fastavro_safe_booking() -> dict:
             "total_amount": "1.00", "currency": "EUR", "source_updated_at": "2026-04-20T08:15:00Z",
             "hotel_id": "h", "pms_type": "t", "pms_version": "1", "config_hash": "c",
             "source_topic": "pms.raw.v1", "source_partition": 0, "source_offset": 1}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("status", "SOMETIMES"), ("adults", "2"), ("hotel_id", None), ("config_hash", 7),
+    ("source_partition", 2 ** 40), ("source_offset", "12"),
+])
+def test_the_mappers_encoder_names_the_field_that_does_not_fit(field, value):
+    booking = _fastavro_safe_booking()
+    booking[field] = value
+    canonical, lineage = _split(booking)
+    with pytest.raises(PMSMappingError) as caught:
+        encode_mapped(canonical, *lineage)
+    assert caught.value.field == field

@@ -21,9 +21,9 @@ Encoder = Callable[[Any, list], None]
 
 
 def _zigzag_varint(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n & ~0x7F:
+    n = (n << 1) ^ (n >> 63)  # never negative for a long
+    out = []
+    while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)

@@ -110,15 +110,19 @@ class StreamWorker:
         sends to wait for and the offsets to commit once they are acknowledged."""
         out = _Outbox(producer, self._partitions)
         offsets = {}
+        ok_topic, passed = self.spec.ok, 0
         for tp, records in batch.items():
             for record in records:
                 message = Message(record.key, record.value, list(record.headers or ()),
                                   record.topic, record.partition, record.offset)
                 routed = self._run_step(message)
-                topic = self._count(routed)
-                await out.add(topic, record.key, routed.value if routed.ok else (routed.value or b""),
-                              routed.headers)
+                if routed.ok:
+                    passed += 1
+                    await out.add(ok_topic, record.key, routed.value, routed.headers)
+                else:
+                    await out.add(self._rejected(routed), record.key, routed.value or b"", routed.headers)
             offsets[tp] = records[-1].offset + 1
+        self._ok_count.inc(passed)  # once per batch: a metric update takes a lock
         return await out.send(), offsets
 
     async def _commit_when_acked(self, sent: list[asyncio.Future], offsets: dict,
@@ -143,11 +147,8 @@ class StreamWorker:
             return Routed(False, message.value, dlq_headers(error, message.position, original=message.headers),
                           error)
 
-    def _count(self, routed: Routed) -> str:
-        """Metrics and log line for one result; returns the topic it goes to."""
-        if routed.ok:
-            self._ok_count.inc()
-            return self.spec.ok
+    def _rejected(self, routed: Routed) -> str:
+        """Metrics and log line for one reject; returns the DLQ topic."""
         stage = routed.error.stage if routed.error else "unknown"
         PROCESSED.labels(self.spec.role, "rejected").inc()
         REJECTED.labels(self.spec.role, stage).inc()

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, strategies as st
 
 from pmsync.mapping import transforms as t
 from pmsync.mapping.transforms import TransformError
@@ -176,3 +177,9 @@ def test_arg_problems_and_build_cover_the_closed_set() -> None:
     args = {"split": {"sep": " "}, "join": {"sep": " "}, "replace": {"old": "a", "new": "b"}}
     for name in t.NAMES:
         assert callable(t.build(name, args.get(name, {}), {"a": "CONFIRMED"}))
+
+
+@given(st.datetimes(timezones=st.just(dt.timezone.utc)))
+def test_the_canonical_utc_text_is_strftimes_for_every_year(value):
+    from pmsync.config.compile import iso_utc
+    assert iso_utc(value) == f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%SZ")

@@ -2,8 +2,8 @@
 
 Run: ``.venv/bin/python bench/loader.py [--rows 200000] [--hotels 1000] [--batch-size 5000]``
 
-Creates a throwaway database on the running Postgres (owner DSN from the settings), migrates
-it, and in one run on the same generated rows measures:
+Creates two throwaway databases on the running Postgres (owner DSN from the settings), migrates
+them, and in one run on the same generated rows measures:
   (a)   COPY into an unkeyed table (context only: no key, no index, no check)
   (b)   COPY into a table with the bookings key (context only)
   (b')  COPY into a table like bookings with all its indexes and checks: the baseline for the
@@ -15,8 +15,10 @@ it, and in one run on the same generated rows measures:
   (e)   every incoming row stale (re-read / replay)
 each with and without the rooms upsert (the guest is part of the booking row), plus the whole
 loader path (Avro decode + newest-per-key + upsert) for new rows, and the Avro decode alone.
-Every batch is one transaction, as in the loader. (b') is measured again at the end, so drift
-from checkpoints and the machine's other load shows (this role may not run CHECKPOINT).
+Every batch is one transaction, as in the loader. (a) to (c) run interleaved, batch by batch in
+a rotating order, so the machine's other load (2 shared cores) and Postgres' checkpoints (this
+role may not run CHECKPOINT) fall on baselines and upserts alike; (d), (e) and (c+) run alone,
+and (b'') is measured again alone at the end to show how much that drifts.
 
 Which baseline is honest. "Plain COPY of the same rows" is read as: COPY of the same rows into
 the same target tables with the same indexes and constraints the upsert must maintain, in the
@@ -29,7 +31,7 @@ upsert to beat an equally indexed COPY by 2x or more. (b'')'s rooms index is not
 because the same room recurs across batches, which a plain COPY cannot express; the room rows
 are derived before timing, so (b'') counts nothing but the writes. The bar is read as
 upsert (c) >= 0.50x (b'') with rooms, and bookings only >= 0.50x (b').
-Prints rows/s and ratios; it asserts nothing about speed. The database is dropped at the end.
+Prints rows/s and ratios; it asserts nothing about speed. The databases are dropped at the end.
 """
 
 from __future__ import annotations
@@ -94,12 +96,15 @@ def chunks(rows: Sequence, size: int) -> list[Sequence]:
     return [rows[i:i + size] for i in range(0, len(rows), size)]
 
 
-def copy_into(conn: psycopg.Connection, table: str, rows: Sequence[dict], size: int) -> None:
-    sql = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
-    for part in chunks(rows, size):
-        with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
-            for r in part:
-                copy.write_row(tuple(r[c] for c in COLUMNS))
+def booking_row(r: dict) -> tuple:
+    """The row the loader stores for one booking (its guest included), in ROW_COLUMNS order."""
+    g = r.get("guest") or {}
+    return (*(r[c] for c in COLUMNS), g.get("first_name"), g.get("last_name"), g.get("email"),
+            g.get("phone"))
+
+
+ROW_COLUMNS = (*COLUMNS, "guest_first_name", "guest_last_name", "guest_email", "guest_phone")
+COPY_ROOMS = "hotel_id, room_number, room_type, first_seen_at, last_seen_at"
 
 
 def room_rows(part: Sequence[dict]) -> list[tuple]:
@@ -124,25 +129,23 @@ def room_rows(part: Sequence[dict]) -> list[tuple]:
     return [(h, n, t, first, last) for (h, n), (t, first, last, _) in rooms.items()]
 
 
-def copy_with_rooms(conn: psycopg.Connection, table: str, rooms_table: str, rows: Sequence[dict],
-                    rooms: list[list[tuple]], size: int) -> None:
-    sql = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
-    rooms_sql = f"COPY {rooms_table} (hotel_id, room_number, room_type, first_seen_at, last_seen_at) FROM STDIN"
-    for part, part_rooms in zip(chunks(rows, size), rooms):
-        with conn.transaction(), conn.cursor() as cur:
-            with cur.copy(sql) as copy:
-                for r in part:
-                    copy.write_row(tuple(r[c] for c in COLUMNS))
-            with cur.copy(rooms_sql) as copy:
-                for room in part_rooms:
+def copy_batch(conn: psycopg.Connection, table: str, part: Sequence[tuple],
+               rooms_table: str | None = None, rooms: Sequence[tuple] = ()) -> None:
+    """One transaction: COPY the batch's booking rows (and its room rows) in."""
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy(f"COPY {table} ({', '.join(ROW_COLUMNS)}) FROM STDIN") as copy:
+            for row in part:
+                copy.write_row(row)
+        if rooms_table:
+            with cur.copy(f"COPY {rooms_table} ({COPY_ROOMS}) FROM STDIN") as copy:
+                for room in rooms:
                     copy.write_row(room)
 
 
-def upsert(store: BookingStore, rows: Sequence[dict], size: int) -> None:
-    for part in chunks(rows, size):
-        keep = newest_per_key(part)
-        with store.conn.transaction():
-            store.upsert([part[i] for i in keep])
+def upsert_batch(store: BookingStore, part: Sequence[dict]) -> None:
+    keep = newest_per_key(part)
+    with store.conn.transaction():
+        store.upsert([part[i] for i in keep])
 
 
 def main() -> None:
@@ -153,51 +156,76 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = get_settings()
-    name = f"pmsync_bench_{uuid.uuid4().hex[:8]}"
     owner_dsn = settings.database_url
+    tag = uuid.uuid4().hex[:8]
+    # One database per upsert variant, so (c) with and without rooms can run side by side.
+    names = [f"pmsync_bench_{tag}", f"pmsync_bench_{tag}_b"]
     with psycopg.connect(owner_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = psycopg.conninfo.make_conninfo(owner_dsn, dbname=name)
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    dsns = [psycopg.conninfo.make_conninfo(owner_dsn, dbname=name) for name in names]
     try:
-        migrate(dsn)
+        for dsn in dsns:
+            migrate(dsn)
         rows = generate(args.rows, args.hotels)
         newer, stale = shifted(rows, 1), shifted(rows, -2)
         n, size = len(rows), args.batch_size
-        rooms = [room_rows(part) for part in chunks(rows, size)]
+        batches = chunks(rows, size)
+        booking_rows = [[booking_row(r) for r in part] for part in batches]
+        rooms = [room_rows(part) for part in batches]
         print(f"{n:,} bookings, {args.hotels:,} hotels, batches of {size:,} (one transaction "
-              f"each), {sum(map(len, rooms)):,} room rows derived per batch, database {name}")
-        results: dict[str, tuple[str, int, float]] = {}
+              f"each), {sum(map(len, rooms)):,} room rows (one per distinct hotel + room per batch), databases {', '.join(names)}")
+        labels: dict[str, str] = {}
+        seconds: dict[str, float] = {}
 
-        def run(key: str, label: str, work: Callable[[], None], count: int = n) -> None:
+        def timed(key: str, work: Callable[[], object]) -> None:
             started = time.perf_counter()
             work()
-            results[key] = (label, count, time.perf_counter() - started)
-            print(f"  {label:<62} {count / results[key][2]:>10,.0f} rows/s", flush=True)
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
 
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        def report(key: str, label: str) -> None:
+            labels[key] = label
+            print(f"  {label:<62} {n / seconds[key]:>10,.0f} rows/s", flush=True)
+
+        with psycopg.connect(dsns[0], autocommit=True) as conn, \
+                psycopg.connect(dsns[1], autocommit=True) as conn_b:
             conn.execute("CREATE TABLE copy_plain (LIKE bookings INCLUDING DEFAULTS)")
             conn.execute("CREATE TABLE copy_keyed (LIKE bookings INCLUDING DEFAULTS, "
                          "PRIMARY KEY (hotel_id, external_id))")
-            # bookings' own key, checks, secondary indexes and storage options: what any write into it pays.
+            # bookings' own key, checks and secondary indexes: what any write into it pays. (LIKE does not
+            # copy storage parameters, so copy_rooms is packed at fillfactor 100: a denser, cheaper floor.)
             conn.execute("CREATE TABLE copy_indexed (LIKE bookings INCLUDING ALL)")
             conn.execute("CREATE TABLE copy_indexed2 (LIKE bookings INCLUDING ALL)")
             conn.execute("CREATE TABLE copy_rooms (LIKE rooms INCLUDING DEFAULTS INCLUDING STORAGE)")
             conn.execute("CREATE INDEX ON copy_rooms (hotel_id, room_number)")
-            run("a", "(a) COPY, unkeyed table", lambda: copy_into(conn, "copy_plain", rows, size))
-            run("b", "(b) COPY, table with the bookings key", lambda: copy_into(conn, "copy_keyed", rows, size))
-            run("b'", "(b') COPY, table with all of bookings' indexes",
-                lambda: copy_into(conn, "copy_indexed", rows, size))
-            run("b''", "(b'') COPY, as (b') + the batches' room rows",
-                lambda: copy_with_rooms(conn, "copy_indexed2", "copy_rooms", rows, rooms, size))
-            for full in (True, False):
-                what = "bookings+rooms" if full else "bookings only"
-                conn.execute("TRUNCATE bookings, rooms")
-                store = BookingStore(conn, with_rooms=full)
-                run(f"c{full}", f"(c) upsert, all new [{what}]", lambda: upsert(store, rows, size))
-                run(f"d{full}", f"(d) upsert, all exist, incoming newer [{what}]",
-                    lambda: upsert(store, newer, size))
-                run(f"e{full}", f"(e) upsert, all exist, incoming stale [{what}]",
-                    lambda: upsert(store, stale, size))
+            full, bookings_only = BookingStore(conn), BookingStore(conn_b, with_rooms=False)
+            # The COPY baselines and the new-row upserts run interleaved, batch by batch, in a
+            # rotating order: the machine's other load and Postgres' checkpoints then fall on
+            # all of them alike, and every table grows at the same pace.
+            steps: list[tuple[str, Callable[[int], object]]] = [
+                ("a", lambda i: copy_batch(conn, "copy_plain", booking_rows[i])),
+                ("b", lambda i: copy_batch(conn, "copy_keyed", booking_rows[i])),
+                ("b'", lambda i: copy_batch(conn, "copy_indexed", booking_rows[i])),
+                ("b''", lambda i: copy_batch(conn, "copy_indexed2", booking_rows[i], "copy_rooms", rooms[i])),
+                ("c", lambda i: upsert_batch(full, batches[i])),
+                ("c-", lambda i: upsert_batch(bookings_only, batches[i])),
+            ]
+            for i in range(len(batches)):
+                for key, step in steps[i % len(steps):] + steps[:i % len(steps)]:
+                    timed(key, lambda: step(i))
+            print("interleaved, batch by batch:")
+            report("a", "(a) COPY, unkeyed table")
+            report("b", "(b) COPY, table with the bookings key")
+            report("b'", "(b') COPY, table with all of bookings' indexes")
+            report("b''", "(b'') COPY, as (b') + the batches' room rows")
+            report("c", "(c) upsert, all new [bookings+rooms]")
+            report("c-", "(c) upsert, all new [bookings only]")
+            print("one after the other:")
+            for store, what, suffix in ((full, "bookings+rooms", ""), (bookings_only, "bookings only", "-")):
+                timed("d" + suffix, lambda: [upsert_batch(store, part) for part in chunks(newer, size)])
+                report("d" + suffix, f"(d) upsert, all exist, incoming newer [{what}]")
+                timed("e" + suffix, lambda: [upsert_batch(store, part) for part in chunks(stale, size)])
+                report("e" + suffix, f"(e) upsert, all exist, incoming stale [{what}]")
             written = conn.execute("SELECT count(*) FROM bookings WHERE status = 'CONFIRMED'").fetchone()[0]
             total = conn.execute("SELECT count(*) FROM bookings").fetchone()[0]
             assert total == n, f"{total} rows stored, expected {n}"  # a sanity check, not a timing
@@ -205,37 +233,50 @@ def main() -> None:
             conn.execute("TRUNCATE bookings, rooms")
             encoded = [Batch.of([Message("pms.bookings.v1", 0, i + j, r["hotel_id"].encode(),
                                          encode_booking(r), []) for j, r in enumerate(part)])
-                       for i, part in zip(range(0, n, size), chunks(rows, size))]
-            full_store = BookingStore(conn)
-            run("c+", "(c+) whole loader path, all new: Avro decode + upsert [all]",
-                lambda: [store_batch(full_store, b) for b in encoded])
-            run("avro", "     of which Avro decode alone (no database)",
-                lambda: [decode_booking(m.value) for b in encoded for m in b.messages])
-            conn.execute("TRUNCATE copy_indexed")
-            run("b'2", "(b') again, after everything (drift check)",
-                lambda: copy_into(conn, "copy_indexed", rows, size))
-
-        BOOKINGS_ONLY, WITH_ROOMS = "b'", "b''"
+                       for i, part in zip(range(0, n, size), batches)]
+            timed("c+", lambda: [store_batch(full, b) for b in encoded])
+            report("c+", "(c+) whole loader path, all new: Avro decode + upsert [all]")
+            timed("avro", lambda: [decode_booking(m.value) for b in encoded for m in b.messages])
+            report("avro", "     of which Avro decode alone (no database)")
+            conn.execute("TRUNCATE copy_indexed2, copy_rooms")
+            timed("b''2", lambda: [copy_batch(conn, "copy_indexed2", part, "copy_rooms", part_rooms)
+                                   for part, part_rooms in zip(booking_rows, rooms)])
+            report("b''2", "(b'') again, alone, at the end (drift check)")
 
         def rate(key: str) -> float:
-            return results[key][1] / results[key][2]
+            return n / seconds[key]
 
-        heads = "".join(f"{'vs ' + b:>8}" for b in ("(a)", "(b)", "(b')", "(b'')"))
+        COMBINED = "b''"  # noqa: N806 - a name for the key, which an f-string cannot quote
+
+        bases = ("a", "b", "b'", "b''")
+        heads = "".join(f"{'vs (' + b + ')':>9}" for b in bases)
         print(f"\n{'scenario':<62} {'rows/s':>10}{heads}")
-        for label, count, seconds in results.values():
-            r = count / seconds
-            print(f"{label:<62} {r:>10,.0f}" + "".join(
-                f"{r / rate(base):>7.2f}x" for base in ("a", "b", BOOKINGS_ONLY, WITH_ROOMS)))
-        print(f"\nbar: loader upsert (c) >= 0.50x plain COPY of the same rows into equally indexed tables:\n"
-              f"  with rooms    (c) / (b''): {rate('cTrue') / rate(WITH_ROOMS):.2f}x"
-              f"   [vs unkeyed (a): {rate('cTrue') / rate('a'):.2f}x]\n"
-              f"  bookings only (c) / (b'):  {rate('cFalse') / rate(BOOKINGS_ONLY):.2f}x"
-              f"   [vs unkeyed (a): {rate('cFalse') / rate('a'):.2f}x]\n"
-              f"  whole loader path (c+) / (b''): {rate('c+') / rate(WITH_ROOMS):.2f}x")
+        for key, label in labels.items():
+            print(f"{label:<62} {rate(key):>10,.0f}" + "".join(f"{rate(key) / rate(b):>8.2f}x" for b in bases))
+        with_rooms, bookings_alone = rate("c") / rate("b''"), rate("c-") / rate("b'")
+        print(f"\nbar: loader upsert (c) >= 0.50x plain COPY of the same rows into equally indexed tables\n"
+              f"  with rooms    (c) / (b''): {with_rooms:.2f}x   [vs unkeyed (a): {rate('c') / rate('a'):.2f}x]\n"
+              f"  bookings only (c) / (b'):  {bookings_alone:.2f}x   [vs unkeyed (a): {rate('c-') / rate('a'):.2f}x]\n"
+              f"  whole loader path (c+) / (b''): {rate('c+') / rate(COMBINED):.2f}x "
+              f"(not interleaved: compare with the drift check)")
         print(f"sanity: {total:,} rows stored, {written:,} with the newer version's status")
     finally:
         with psycopg.connect(owner_dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                drop(admin, name)
+
+
+def drop(admin: psycopg.Connection, name: str) -> None:
+    # Not WITH (FORCE): that must also signal an autovacuum worker in the database, which this
+    # role may not do; a plain DROP cancels autovacuum itself and our sessions are closed.
+    for attempt in range(5):
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 4:
+                raise
+            time.sleep(1)
 
 
 if __name__ == "__main__":

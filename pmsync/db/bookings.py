@@ -1,16 +1,11 @@
 """The set-based upsert of canonical bookings (with their guest) and rooms into Postgres.
 
-One batch = one read of which keys are stored (``_PROBE``), then: bookings not stored yet are
-COPYed straight into ``bookings`` (the cheapest write there is, the same as a plain COPY);
-stored ones that are not older go through a session-local staging table and one ``INSERT …
-SELECT … ON CONFLICT``; stored ones that are older are not sent at all. The ``ON CONFLICT``
-statement keeps the full rule (``_NOT_OLDER``) and is where a key inserted concurrently ends
-up too, so the probe only saves work, it never decides alone: a version of a booking
-replaces the stored one only when it is not older, the same input always gives the same rows
-whatever order or how often it arrives, and re-reading unchanged bookings writes nothing, not
-even a row lock (replays are idempotent). The guest is part of the booking row (``guests`` is
-a view); rooms keep first/last seen from the bookings' ``source_updated_at`` (aggregated per
-batch here, one row per room), so they are order-independent too.
+One batch = one COPY into a session-local staging table, then one ``INSERT … SELECT … ON
+CONFLICT`` per table. A version of a booking replaces the stored one only when it is not
+older (see ``_NOT_OLDER``), so the same input always gives the same rows whatever order or
+how often it arrives, and re-reading unchanged bookings writes nothing (replays are idempotent).
+The guest is part of the booking row (``guests`` is a view); rooms keep first/last seen from
+the bookings' ``source_updated_at``, so they are order-independent too.
 
 This module never commits, never swallows a database error and never decides what to do with
 a rejected row: the caller owns the transaction (and its savepoints) and the DLQ.
@@ -48,6 +43,8 @@ _BOOKING_COLUMNS: Final = (
 _COPY: Final = f"COPY {STAGE} ({', '.join(_BOOKING_COLUMNS)}) FROM STDIN"
 
 _UPDATABLE: Final = [c for c in _BOOKING_COLUMNS if c not in ("hotel_id", "external_id")]
+_SELECT_BOOKING: Final = ", ".join("coalesce(children, 0)" if c == "children" else c
+                                   for c in _BOOKING_COLUMNS)
 
 # A version replaces the stored one when it is newer (source_updated_at), or when it has the
 # same source_updated_at, a raw offset not lower (a hotel's raw messages share one partition, so
@@ -65,29 +62,28 @@ _NOT_OLDER: Final = (
 
 # No ORDER BY: sorting cost more than it saved in bench/loader.py. Two loaders only write the
 # same keys during a rebalance; a deadlock then fails the batch, which is retried whole.
+# Measured and not kept (bench/loader.py, 2026-11-25): probing the batch's keys first and
+# COPYing the new ones straight into bookings (COPY parses each value there, so it was no
+# cheaper than INSERT … SELECT from the already-typed staging rows, and the probe added
+# ~5 µs/row); a NOT EXISTS filter to spare stale rows their ON CONFLICT row lock (the planner
+# may answer it from the keyset index or a hash join, and new rows pay one more index probe);
+# plain INSERT without ON CONFLICT (speculative insertion cost nothing measurable).
 _UPSERT_BOOKINGS: Final = f"""
 INSERT INTO bookings AS b ({', '.join(_BOOKING_COLUMNS)})
-SELECT {', '.join(_BOOKING_COLUMNS)} FROM {STAGE}
+SELECT {_SELECT_BOOKING} FROM {STAGE}
 ON CONFLICT (hotel_id, external_id) DO UPDATE SET
   {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}, loaded_at = now()
 WHERE {_NOT_OLDER}"""
 
-_COPY_BOOKINGS: Final = f"COPY bookings ({', '.join(_BOOKING_COLUMNS)}) FROM STDIN"
-
-# Which of the batch's keys are stored, and whether the stored version is newer than the
-# incoming one. Postgres parses the incoming times, exactly as COPY will, so the comparison
-# is the database's. The unnest's row estimate (100) keeps this a nested loop over the key
-# index however big bookings grows.
-_PROBE: Final = """
-SELECT k.i, b.source_updated_at > k.at
-  FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) WITH ORDINALITY AS k(hotel_id, external_id, at, i)
-  JOIN bookings AS b ON b.hotel_id = k.hotel_id AND b.external_id = k.external_id"""
-
-# A stale booking still proves the room existed then, so every booking of the batch counts
-# for first/last seen; room_type follows the newest sighting only (rooms_of).
-_UPSERT_ROOMS: Final = """
+# A stale booking still proves the room existed then, so every staged row counts for
+# first/last seen; room_type follows the newest sighting only.
+_UPSERT_ROOMS: Final = f"""
 INSERT INTO rooms AS r (hotel_id, room_number, room_type, first_seen_at, last_seen_at)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+SELECT hotel_id, room_number,
+       (array_agg(room_type ORDER BY source_updated_at DESC) FILTER (WHERE room_type IS NOT NULL))[1],
+       min(source_updated_at), max(source_updated_at)
+  FROM {STAGE} WHERE room_number IS NOT NULL AND source_updated_at IS NOT NULL
+ GROUP BY hotel_id, room_number ORDER BY hotel_id, room_number
 ON CONFLICT (hotel_id, room_number) DO UPDATE SET
   room_type = CASE WHEN excluded.last_seen_at >= r.last_seen_at
                    THEN coalesce(excluded.room_type, r.room_type) ELSE r.room_type END,
@@ -142,35 +138,6 @@ def newest_per_key(bookings: Sequence[dict]) -> list[int]:
     return sorted(rank[2] for rank in best.values())
 
 
-def rooms_of(bookings: Sequence[dict]) -> list[tuple]:
-    """One row per (hotel_id, room_number) of ``bookings``, sorted by that key (so two writers
-    lock rooms in the same order): the newest sighting's non-null room_type, and the first and
-    last ``source_updated_at`` as sent (Postgres parses them). Aggregated here rather than in
-    SQL: it is one pass over dicts already in memory, and it spares staging and sorting there.
-    """
-    rooms: dict[tuple, list] = {}
-    for b in bookings:
-        number = b.get("room_number")
-        if number is None:
-            continue
-        text = b["source_updated_at"]
-        at = updated_at_key(text)
-        room_type = b.get("room_type")
-        room = rooms.get((b["hotel_id"], number))
-        if room is None:
-            rooms[(b["hotel_id"], number)] = [room_type, at if room_type is not None else None,
-                                               at, text, at, text]
-            continue
-        if room_type is not None and (room[1] is None or at >= room[1]):
-            room[0], room[1] = room_type, at
-        if at < room[2]:
-            room[2], room[3] = at, text
-        if at > room[4]:
-            room[4], room[5] = at, text
-    return [(hotel, number, room[0], room[3], room[5])
-            for (hotel, number), room in sorted(rooms.items(), key=lambda item: item[0])]
-
-
 class BookingStore:
     """Upserts batches of bookings on one owner connection (one per loader process).
 
@@ -193,56 +160,21 @@ class BookingStore:
         if not bookings:
             return UpsertResult(0, 0, 0)
         with self.conn.cursor() as cur:
-            stored = dict(cur.execute(_PROBE, ([b["hotel_id"] for b in bookings],
-                                               [b["external_id"] for b in bookings],
-                                               [b["source_updated_at"] for b in bookings])).fetchall())
-            fresh = [b for i, b in enumerate(bookings, 1) if i not in stored]
-            known = [b for i, b in enumerate(bookings, 1) if stored.get(i) is False]
-            written = self._insert(cur, fresh) + self._update(cur, known)
+            # Staging may hold an earlier attempt of this same transaction (bisecting a batch).
+            cur.execute(f"DELETE FROM {STAGE}")
+            with cur.copy(_COPY) as copy:
+                write = copy.write_row
+                for b in bookings:
+                    g = b.get("guest") or {}
+                    write((b["hotel_id"], b["external_id"], b["status"], b["check_in"], b["check_out"],
+                           b.get("room_number"), b.get("room_type"), b.get("adults"), b.get("children"),
+                           b.get("total_amount"), b.get("currency"), b["source_updated_at"],
+                           b["pms_type"], b["pms_version"], b["config_hash"], b["source_topic"],
+                           b["source_partition"], b["source_offset"],
+                           g.get("first_name"), g.get("last_name"), g.get("email"), g.get("phone")))
+            cur.execute(_UPSERT_BOOKINGS)
+            written = cur.rowcount
             if not self.with_rooms:
                 return UpsertResult(len(bookings), written, 0)
-            rooms = rooms_of(bookings)
-            if not rooms:
-                return UpsertResult(len(bookings), written, 0)
-            cur.execute(_UPSERT_ROOMS, [list(column) for column in zip(*rooms)])
+            cur.execute(_UPSERT_ROOMS)
             return UpsertResult(len(bookings), written, cur.rowcount)
-
-    def _insert(self, cur: psycopg.Cursor, bookings: Sequence[dict]) -> int:
-        """COPY bookings the probe found no stored version of; their count."""
-        if not bookings:
-            return 0
-        try:
-            with self.conn.transaction():  # a savepoint, so a lost race below leaves the batch usable
-                with cur.copy(_COPY_BOOKINGS) as copy:
-                    _write_rows(copy, bookings)
-        except psycopg.errors.UniqueViolation:
-            # The batch's keys are unique, so this is another writer (a loader during a
-            # rebalance) that stored one of these keys since the probe: let ON CONFLICT settle them.
-            return self._update(cur, bookings)
-        return len(bookings)
-
-    def _update(self, cur: psycopg.Cursor, bookings: Sequence[dict]) -> int:
-        """Upsert bookings through staging and ON CONFLICT; the number inserted or updated."""
-        if not bookings:
-            return 0
-        # Staging may hold an earlier attempt of this same transaction (bisecting a batch).
-        cur.execute(f"DELETE FROM {STAGE}")
-        with cur.copy(_COPY) as copy:
-            _write_rows(copy, bookings)
-        cur.execute(_UPSERT_BOOKINGS)
-        return cur.rowcount
-
-
-def _write_rows(copy: psycopg.Copy, bookings: Sequence[dict]) -> None:
-    """Rows in _BOOKING_COLUMNS order; a missing children count is 0 (the column's default)."""
-    write = copy.write_row
-    for b in bookings:
-        g = b.get("guest") or {}
-        children = b.get("children")
-        write((b["hotel_id"], b["external_id"], b["status"], b["check_in"], b["check_out"],
-               b.get("room_number"), b.get("room_type"), b.get("adults"),
-               0 if children is None else children,
-               b.get("total_amount"), b.get("currency"), b["source_updated_at"],
-               b["pms_type"], b["pms_version"], b["config_hash"], b["source_topic"],
-               b["source_partition"], b["source_offset"],
-               g.get("first_name"), g.get("last_name"), g.get("email"), g.get("phone")))

@@ -235,3 +235,9 @@ def test_any_order_and_batching_of_versions_ends_in_the_newest(store, db, versio
     rows = stored(db, hotel)
     assert {k: (r["source_offset"], r["status"]) for k, r in rows.items()} == \
         {k: (offset, status) for k, (_, offset, status) in expected.items()}
+
+
+def test_rooms_pages_leave_space_for_in_place_updates(db):
+    # Room updates touch no indexed column; free page space lets them be HOT (migration 0006).
+    options = db.execute("SELECT reloptions FROM pg_class WHERE oid = 'rooms'::regclass").fetchone()[0]
+    assert "fillfactor=70" in options

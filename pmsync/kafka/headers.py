@@ -23,7 +23,7 @@ Headers = list[tuple[str, bytes]]
 
 def header_dict(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:
     """Last value wins, as Kafka clients usually read headers."""
-    return {key: value for key, value in (headers or ())}
+    return dict(headers or ())
 
 
 def text(headers: dict[str, bytes], key: str) -> str | None:

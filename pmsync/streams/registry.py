@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class ConfigRegistry:
     def __init__(self) -> None:
         self._compiled: dict[str, object] = {}
+        self._by_header: dict[tuple[bytes | None, bytes | None], object] = {}
         self.ready = asyncio.Event()
         self.rejected: dict[str, str] = {}
 
@@ -29,11 +30,22 @@ class ConfigRegistry:
         """The compiled config for ``pms_type:version``, or None."""
         return self._compiled.get(f"{pms_type}:{version}")
 
+    def for_headers(self, pms_type: bytes | None, version: bytes | None):
+        """``get`` for the raw header values, memoised: it runs for every message."""
+        found = self._by_header.get((pms_type, version))
+        if found is None:
+            found = self.get(None if pms_type is None else pms_type.decode("utf-8", "replace"),
+                             None if version is None else version.decode("utf-8", "replace"))
+            if found is not None:
+                self._by_header[(pms_type, version)] = found
+        return found
+
     def keys(self) -> list[str]:
         return sorted(self._compiled)
 
     def apply(self, key: str, body: bytes | None) -> None:
         """Apply one configs-topic record: a body replaces, a tombstone removes."""
+        self._by_header.clear()  # whatever changes below, look-ups start over
         if body is None:
             self._compiled.pop(key, None)
             log.info("config removed", extra={"config": key})

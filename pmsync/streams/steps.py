@@ -8,7 +8,6 @@ input, so one poison message can never stop an agent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import orjson
@@ -38,13 +37,12 @@ class Message(NamedTuple):
         return SourcePosition(self.topic, self.partition, self.offset)
 
 
-@dataclass
-class Routed:
+class Routed(NamedTuple):
     """``ok``: send ``value``/``headers`` on; otherwise send the original bytes to the DLQ."""
 
     ok: bool
     value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: list[tuple[str, bytes]]
     error: PMSError | None = None
     hotel_id: str | None = None
 
@@ -58,12 +56,12 @@ def _reject(msg: Message, error: PMSError, config=None) -> Routed:
 
 
 def _config_for(registry: ConfigRegistry, headers: dict[str, bytes]):
-    pms_type, version = h.text(headers, h.PMS_TYPE), h.text(headers, h.PMS_VERSION)
-    if not h.text(headers, h.HOTEL_ID):
+    if not headers.get(h.HOTEL_ID):
         raise PMSConfigMissingError("message has no pms.hotel_id header; it did not come from the "
                                     "fetcher and cannot be attributed to a hotel")
-    compiled = registry.get(pms_type, version)
+    compiled = registry.for_headers(headers.get(h.PMS_TYPE), headers.get(h.PMS_VERSION))
     if compiled is None:
+        pms_type, version = h.text(headers, h.PMS_TYPE), h.text(headers, h.PMS_VERSION)
         raise PMSConfigMissingError(
             f"no PMS config {pms_type}:{version} is published; publish it with "
             f"`pmsync config publish` and replay this message", path=None)

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python bench/mapping.py [--records 100000] [--naive-records 400
 For each config under ``pms_configs/`` (records cloned from its golden sample's valid records,
 each with its own external id) it times, in one run on the same bytes:
   pmsync   parse bytes (orjson) + raw schema check (jsonschema-rs) + map + rules + sanitize
-           + lineage + Avro encode (``pmsync.serde.avro.encode_mapped``, as the mapper); for a config with
+           + lineage + Avro encode (``map_row`` + ``pmsync.serde.avro.encode_row``, as the mapper); for a config with
            ``lookup`` mappings the record's join context is parsed from its own bytes too, as
            the mapper receives it next to the raw message
   floor    ``json.loads`` of the same record bytes
@@ -39,7 +39,7 @@ from pmsync.config.load import config_files  # noqa: E402
 from pmsync.errors import PMSError  # noqa: E402
 from pmsync.mapping import paths  # noqa: E402
 
-from pmsync.serde.avro import encode_mapped  # noqa: E402
+from pmsync.serde.avro import encode_row  # noqa: E402
 
 LINEAGE = {"hotel_id": "hotel-1", "source_topic": "pms.raw.v1", "source_partition": 3,
            "source_offset": 1_234_567}
@@ -87,11 +87,11 @@ def pmsync_path(compiled: CompiledConfig, avro: bool = True) -> Callable[[bytes,
     def run(data: bytes, context: bytes | None) -> Any:
         record = compiled.parse_record(data)
         compiled.validate_raw(record)
-        booking = compiled.map(record, None if context is None else orjson.loads(context))
+        row = compiled.map_row(record, None if context is None else orjson.loads(context))
         if not avro:
-            return booking
-        return encode_mapped(booking, hotel, compiled.pms_type, compiled.version, compiled.hash,
-                             topic, partition, offset)
+            return row
+        return encode_row(row, hotel, compiled.pms_type, compiled.version, compiled.hash,
+                          topic, partition, offset)
     return run
 
 

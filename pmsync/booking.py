@@ -40,3 +40,16 @@ def empty_booking() -> dict:
         "room_number": None, "room_type": None, "adults": None, "children": None,
         "total_amount": None, "currency": None, "source_updated_at": None,
     }
+
+
+def from_row(row: tuple) -> dict:
+    """The canonical booking dict of a row: its values in ``FIELDS`` order, guest nested.
+    Rows are what the mapper's hot path carries (a tuple is cheaper to build than this dict)."""
+    (external_id, status, check_in, check_out, first_name, last_name, email, phone,
+     room_number, room_type, adults, children, total_amount, currency, source_updated_at) = row
+    return {
+        "external_id": external_id, "status": status, "check_in": check_in, "check_out": check_out,
+        "guest": {"first_name": first_name, "last_name": last_name, "email": email, "phone": phone},
+        "room_number": room_number, "room_type": room_type, "adults": adults, "children": children,
+        "total_amount": total_amount, "currency": currency, "source_updated_at": source_updated_at,
+    }

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import orjson
 
-from pmsync.booking import FIELD_TYPES, FIELDS, STATUSES
+from pmsync.booking import FIELD_TYPES, FIELDS, STATUSES, from_row
 from pmsync.config.model import PMSConfig
 from pmsync.errors import (PMSBusinessRuleError, PMSDataValidationError, PMSError,
                            PMSMappingError)
@@ -315,8 +315,9 @@ def iso_utc(value: dt.datetime) -> str:
             f"T{two[value.hour]}:{two[value.minute]}:{two[value.second]}Z")
 
 
-def _emit(values: dict[str, Any]) -> dict[str, Any]:
-    """The canonical booking JSON (DESIGN.md), strings sanitized, every key present.
+def _row(values: dict[str, Any]) -> tuple:
+    """The canonical booking's values in ``FIELDS`` order, JSON-ready and strings sanitized
+    (``booking.from_row`` nests them as DESIGN.md's JSON; ``serde.avro.encode_row`` writes them).
 
     Written out by hand because it runs for every record: ``s.isalnum()`` is a cheap C check
     that proves there is nothing to trim, escape or remove, so most strings skip ``clean``;
@@ -327,24 +328,22 @@ def _emit(values: dict[str, Any]) -> dict[str, Any]:
         get("guest.phone"), get("room_number"), get("room_type"), get("currency"))
     cin, cout, updated, amount = (get("check_in"), get("check_out"), get("source_updated_at"),
                                   get("total_amount"))
-    return {
-        "external_id": (ext if ext.isalnum() else clean(ext)) if ext else None,
-        "status": get("status"),
-        "check_in": None if cin is None else cin.isoformat(),
-        "check_out": None if cout is None else cout.isoformat(),
-        "guest": {
-            "first_name": (first if first.isalnum() else clean(first)) if first else None,
-            "last_name": (last if last.isalnum() else clean(last)) if last else None,
-            "email": (email if email.isalnum() else clean(email)) if email else None,
-            "phone": (phone if phone.isalnum() else clean(phone)) if phone else None,
-        },
-        "room_number": (number if number.isalnum() else clean(number)) if number else None,
-        "room_type": (rtype if rtype.isalnum() else clean(rtype)) if rtype else None,
-        "adults": get("adults"), "children": get("children"),
-        "total_amount": None if amount is None else str(amount),
-        "currency": (currency if currency.isalnum() else clean(currency)) if currency else None,
-        "source_updated_at": None if updated is None else iso_utc(updated),
-    }
+    return (
+        (ext if ext.isalnum() else clean(ext)) if ext else None,
+        get("status"),
+        None if cin is None else cin.isoformat(),
+        None if cout is None else cout.isoformat(),
+        (first if first.isalnum() else clean(first)) if first else None,
+        (last if last.isalnum() else clean(last)) if last else None,
+        (email if email.isalnum() else clean(email)) if email else None,
+        (phone if phone.isalnum() else clean(phone)) if phone else None,
+        (number if number.isalnum() else clean(number)) if number else None,
+        (rtype if rtype.isalnum() else clean(rtype)) if rtype else None,
+        get("adults"), get("children"),
+        None if amount is None else str(amount),
+        (currency if currency.isalnum() else clean(currency)) if currency else None,
+        None if updated is None else iso_utc(updated),
+    )
 
 
 # --- the compiled config -----------------------------------------------------------------
@@ -408,6 +407,10 @@ class CompiledConfig:
 
     def map(self, record: Any, context: Any = None) -> dict[str, Any]:
         """Mapping -> validation_rules -> sanitization: the canonical booking, or a typed error."""
+        return from_row(self.map_row(record, context))
+
+    def map_row(self, record: Any, context: Any = None) -> tuple:
+        """``map`` as a row in ``FIELDS`` order: what the mapper encodes, without the dict."""
         values: dict[str, Any] = {}
         field = None
         try:
@@ -428,7 +431,7 @@ class CompiledConfig:
             raise PMSBusinessRuleError(f"validation_rules: unexpected {type(exc).__name__}: "
                                        f"{show(str(exc), 200)}") from None
         try:
-            return _emit(values)
+            return _row(values)
         except Exception as exc:
             raise PMSMappingError(f"output: unexpected {type(exc).__name__}: {show(str(exc), 200)}") from None
 

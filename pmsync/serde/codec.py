@@ -20,7 +20,7 @@ from typing import Any
 Encoder = Callable[[Any, list], None]
 
 
-def _zigzag_varint(n: int) -> bytes:
+def zigzag_varint(n: int) -> bytes:
     n = (n << 1) ^ (n >> 63)  # never negative for a long
     out = []
     while n > 0x7F:
@@ -30,12 +30,12 @@ def _zigzag_varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = {n: _zigzag_varint(n) for n in range(-1024, 1024)}
+LONG_BYTES = {n: zigzag_varint(n) for n in range(-1024, 1024)}
 
 
 def _long_bytes(n: int) -> bytes:
-    small = _SMALL.get(n)
-    return small if small is not None else _zigzag_varint(n)
+    small = LONG_BYTES.get(n)
+    return small if small is not None else zigzag_varint(n)
 
 
 def _type_name(schema: Any) -> str:
@@ -70,11 +70,11 @@ def compile_encoder(schema: Any) -> Encoder:
             out.append(_long_bytes(value))
         return enc_long
     if kind == "string":
-        small = _SMALL
+        small = LONG_BYTES
 
         def enc_string(value: Any, out: list) -> None:
             data = value.encode("utf-8")  # AttributeError for a non-string: explained by the caller
-            out.append(small.get(len(data)) or _zigzag_varint(len(data)))
+            out.append(small.get(len(data)) or zigzag_varint(len(data)))
             out.append(data)
         return enc_string
     if kind == "enum":
@@ -101,7 +101,7 @@ def _union_encoder(branches: list) -> Encoder:
     if len(branches) == 2 and _type_name(branches[0]) == "null":
         if branches[1] == "string":
             # Most booking fields are optional strings: one call instead of two per value.
-            small = _SMALL
+            small = LONG_BYTES
 
             def enc_optional_string(value: Any, out: list) -> None:
                 if value is None:
@@ -109,7 +109,7 @@ def _union_encoder(branches: list) -> Encoder:
                 else:
                     data = value.encode("utf-8")
                     out.append(b"\x02")
-                    out.append(small.get(len(data)) or _zigzag_varint(len(data)))
+                    out.append(small.get(len(data)) or zigzag_varint(len(data)))
                     out.append(data)
             return enc_optional_string
         inner = compile_encoder(branches[1])

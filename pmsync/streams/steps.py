@@ -15,7 +15,7 @@ import orjson
 from pmsync.errors import PMSConfigMissingError, PMSError, PMSMappingError
 from pmsync.kafka import headers as h
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
-from pmsync.serde.avro import encode_mapped
+from pmsync.serde.avro import encode_row
 from pmsync.streams.registry import ConfigRegistry
 
 RAW_TOPIC, RAW_PARTITION, RAW_OFFSET = h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET
@@ -90,8 +90,8 @@ def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
     try:
         compiled = _config_for(registry, headers)
         record = compiled.parse_record(msg.value or b"")
-        booking = compiled.map(record, _context(headers))
-        value = encode_mapped(booking, hotel_id, compiled.pms_type, compiled.version, compiled.hash,
+        row = compiled.map_row(record, _context(headers))
+        value = encode_row(row, hotel_id, compiled.pms_type, compiled.version, compiled.hash,
                               h.text(headers, RAW_TOPIC) or msg.topic,
                               _int_header(headers, RAW_PARTITION, msg.partition),
                               _int_header(headers, RAW_OFFSET, msg.offset))

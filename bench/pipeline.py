@@ -1,19 +1,23 @@
 """End-to-end pipeline benchmark: bookings/s from the raw topic to Postgres rows.
 
-Run: ``.venv/bin/python bench/pipeline.py [--bookings 200000] [--hotels 1000]``
+Run: ``.venv/bin/python bench/pipeline.py [--bookings 200000] [--hotels 1000] [--rounds 3]``
 
 On the running dev stack (``pmsync stack up``), in a throwaway database and topics of its own:
   1. builds N raw reservations across H hotels of all shipped PMS configs (records cloned
      from each golden sample's valid records, one external id each; fetcher-style headers)
      and produces them to the raw topic before anything is timed;
-  2. pipeline: starts `pmsync validator`, `pmsync mapper`, `pmsync loader` (one process
-     each) and times from their start until all N bookings are rows in `bookings`;
-  3. passthrough baseline, same run, same bytes: a relay process (consume raw → produce
-     unchanged) and a copier process (consume → COPY into a plain unkeyed table), both on aiokafka like the workers, timed the
-     same way;
-and prints bookings/s and the ratio, both from process start and in steady state (from the
-first row in Postgres to the last, which leaves the processes' start-up out), and each worker's
-peak memory (VmHWM). It asserts nothing.
+  2. then, in each round (fresh consumer groups, downstream topics and tables):
+     - passthrough baseline, same bytes: a relay process (consume raw → produce unchanged)
+       and a copier process (consume → COPY into a plain unkeyed table), both on aiokafka like
+       the workers, timed from their start until all N rows are in;
+     - pipeline: `pmsync validator`, `pmsync mapper`, `pmsync loader` (one process each),
+       timed the same way until all N bookings are rows in `bookings`;
+     Rounds alternate the two because this machine is shared: its load drifts by tens of
+     percent over minutes, and alternating spreads that over both columns;
+  3. each worker alone on its filled input topic (the stage rates).
+Prints bookings/s and the ratio per round, from process start and in steady state (from the
+first row in Postgres to the last, which leaves start-up out), the median ratio, and each
+process's peak memory (VmHWM). It asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -133,7 +138,16 @@ def timed(services, count_rows, total: int, timeout: float = 1800) -> Timing:
 
 # -- the passthrough baseline's two processes ------------------------------------------------
 def passthrough_topic(settings: Settings) -> str:
-    return settings.topics.raw + ".passthrough"
+    return f"{settings.group_prefix}.passthrough"  # one per round (see round_settings)
+
+
+def round_settings(settings: Settings, number: int) -> Settings:
+    """Settings for one round: the same raw and configs topics, fresh consumer groups and fresh
+    downstream topics, so every round reads the same raw messages and nothing of an earlier one."""
+    suffix = f".r{number}"
+    topics = dataclasses.replace(settings.topics, validated=settings.topics.validated + suffix,
+                                 bookings=settings.topics.bookings + suffix, dlq=settings.topics.dlq + suffix)
+    return dataclasses.replace(settings, topics=topics, group_prefix=f"{settings.group_prefix}-r{number}")
 
 
 async def relay(settings: Settings) -> None:
@@ -230,6 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bookings", type=int, default=200_000)
     parser.add_argument("--hotels", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/pipeline rounds")
     parser.add_argument("--role", choices=["relay", "copier"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     base_settings = Settings.from_env()
@@ -246,13 +261,14 @@ def main() -> None:
     dsn = with_database(base_settings.database_url, db_name)
     settings = bench_settings(base_settings, dsn)
     run_dir = base_settings.stack_dir / "bench" / settings.group_prefix
+    created_topics: list[str] = []
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
         migrate(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE UNLOGGED TABLE IF NOT EXISTS passthrough (hotel_id text, payload text)")
             conn.execute("ALTER TABLE passthrough SET LOGGED")
-        create_topics(settings, topic_specs(settings) + [TopicSpec(passthrough_topic(settings), settings.partitions)])
+        create_topics(settings)
         publish_configs(settings, load_config_dir(ROOT / "pms_configs"))
         print(f"building {args.bookings:,} reservations across {args.hotels:,} hotels …", flush=True)
         messages = build_messages(args.bookings, args.hotels)
@@ -266,11 +282,24 @@ def main() -> None:
                     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             return rows
 
-        workers = [pipeline_service(n, settings, run_dir) for n in ("validator", "mapper", "loader")]
-        pipe = timed(workers, count("bookings"), total)
-        base = timed([_Script("relay", settings, run_dir), _Script("copier", settings, run_dir)],
-                     count("passthrough"), total)
-        stages = stage_rates(settings, run_dir, dsn)
+        # Rounds alternate baseline and pipeline, so a neighbour's load or a checkpoint on this
+        # shared machine falls on both alike; every round starts from empty tables.
+        rounds: list[tuple[Timing, Timing]] = []
+        for number in range(1, args.rounds + 1):
+            this = round_settings(settings, number)
+            create_topics(this, topic_specs(this) + [TopicSpec(passthrough_topic(this), this.partitions)])
+            created_topics += [this.topics.validated, this.topics.bookings, this.topics.dlq, passthrough_topic(this)]
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("TRUNCATE bookings, rooms, passthrough")
+            base = timed([_Script("relay", this, run_dir), _Script("copier", this, run_dir)],
+                         count("passthrough"), total)
+            workers = [pipeline_service(n, this, run_dir, label=f"{n}-r{number}")
+                       for n in ("validator", "mapper", "loader")]
+            pipe = timed(workers, count("bookings"), total)
+            rounds.append((base, pipe))
+            print(f"round {number}: passthrough {base.rate(total):,.0f}/s, pipeline {pipe.rate(total):,.0f}/s "
+                  f"({pipe.rate(total) / base.rate(total):.2f}x)", flush=True)
+        stages = stage_rates(round_settings(settings, 1), run_dir, dsn)
     finally:
         with psycopg.connect(base_settings.database_url, autocommit=True) as conn:
             # Not WITH (FORCE): that needs rights over autovacuum's session too, which this
@@ -285,21 +314,26 @@ def main() -> None:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         try:
             admin.delete_topics([getattr(settings.topics, f.name) for f in dataclasses.fields(Topics)]
-                                + [passthrough_topic(settings)])
+                                + created_topics)
         except Exception:  # noqa: BLE001 - best-effort clean-up of throwaway topics
             pass
         admin.close()
 
     print(f"\nmachine: {os.cpu_count()} cores; {total:,} bookings, {args.hotels:,} hotels, "
           f"{len(load_config_dir(ROOT / 'pms_configs'))} PMS configs; timed from process start")
-    print(f"{'path':<46}{'seconds':>9}{'bookings/s':>12}{'ratio':>7}{'first row':>11}"
+    print(f"{'round':<7}{'path':<46}{'seconds':>9}{'bookings/s':>12}{'ratio':>7}{'first row':>11}"
           f"{'steady/s':>10}{'ratio':>7}")
-    for name, timing in (("passthrough (relay + COPY into plain table)", base),
-                         ("pipeline (validator + mapper + loader)", pipe)):
-        print(f"{name:<46}{timing.seconds:>9.1f}{timing.rate(total):>12,.0f}"
-              f"{timing.rate(total) / base.rate(total):>7.2f}{timing.first_row:>10.1f}s"
-              f"{timing.steady_rate(total):>10,.0f}{timing.steady_rate(total) / base.steady_rate(total):>7.2f}")
-    print("peak memory (VmHWM): " + ", ".join(f"{k} {v:.0f} MB" for k, v in {**pipe.memory, **base.memory}.items()))
+    for number, (base, pipe) in enumerate(rounds, 1):
+        for name, timing in (("passthrough (relay + COPY into plain table)", base),
+                             ("pipeline (validator + mapper + loader)", pipe)):
+            print(f"{number:<7}{name:<46}{timing.seconds:>9.1f}{timing.rate(total):>12,.0f}"
+                  f"{timing.rate(total) / base.rate(total):>7.2f}{timing.first_row:>10.1f}s"
+                  f"{timing.steady_rate(total):>10,.0f}{timing.steady_rate(total) / base.steady_rate(total):>7.2f}")
+    ratios = sorted(pipe.rate(total) / base.rate(total) for base, pipe in rounds)
+    print(f"pipeline / passthrough over {len(rounds)} rounds: median {statistics.median(ratios):.2f}x "
+          f"(min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x); the bar (issue 5) is 0.5x")
+    memory = {**rounds[-1][1].memory, **rounds[-1][0].memory}
+    print("peak memory (VmHWM), last round: " + ", ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
     print("each stage alone (fresh consumer group, its whole input topic, nothing else running):")
     for name, (messages, seconds) in stages.items():
         print(f"  {name:<10} {messages:>9,} messages in {seconds:6.1f}s = {messages / seconds:>9,.0f}/s")

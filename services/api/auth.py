@@ -5,12 +5,13 @@ and in the same statement the transaction is told the tenant for row-level secur
 hotel key's queries can only ever see its hotel's rows, whatever the code asks for.
 
 Two ways in:
-- ``hotel_reads(statements)`` for the hot hotel routes: authentication, the reads and the
-  commit go to Postgres as one pipeline (one network round trip instead of four). The reads
-  name the tenant as ``TENANT`` (the transaction's own setting, so they can be sent before the
-  key is resolved) and every row that comes back is checked against the key's hotel in code.
-- ``@requires(scope)`` for admin routes: the view runs inside the authenticated transaction
-  (``g.conn``), for work that needs several steps.
+- ``hotel_reads(statements)`` for the hot hotel routes: authentication and the reads go to
+  Postgres as one pipeline ending in one Sync, which Postgres runs as one implicit transaction
+  (one network round trip, and no BEGIN/COMMIT statements). The reads name the tenant as
+  ``TENANT`` (the transaction's own setting, so they can be sent before the key is resolved)
+  and every row that comes back is checked against the key's hotel in code.
+- ``@requires(scope)`` for admin routes: the view runs inside the authenticated, explicit
+  transaction (``g.conn``), for work that needs several steps.
 
 Admin keys are for admin routes only and hotel keys for hotel routes only: an admin key on a
 hotel route gets 403 (it names no hotel, and reading a tenant's data should use that tenant's
@@ -26,7 +27,7 @@ from typing import Callable, Literal, TypeVar
 from flask import g, request
 
 from pmsync.apikeys import hash_key, is_well_formed
-from services.api.db import transaction
+from services.api.db import connection
 from services.api.errors import ApiError
 
 Scope = Literal["hotel", "admin"]
@@ -89,11 +90,15 @@ def hotel_reads(hashed_key: str, statements: list[tuple[str, dict]]) -> tuple[Pr
     """Authenticate a hotel key and run ``statements`` (reads naming ``TENANT``) in one
     transaction, pipelined. Each statement's rows are returned; a row whose first column is a
     hotel id other than the key's is refused (the code's check, on top of the database's)."""
-    with transaction() as conn:
+    with connection() as conn:
+        # The connection is in autocommit mode and nothing in the block syncs (no commit, no
+        # fetch): the extended protocol runs every statement up to the pipeline's one Sync, at
+        # its exit, as one implicit transaction. So the reads see the tenant authentication
+        # set, and the Sync ends the transaction and with it the tenant. An unknown key sets no
+        # tenant (the reads see nothing); an error skips the rest and the Sync rolls back.
         with conn.pipeline():
             auth = conn.execute(_AUTHENTICATE, {"scope": "hotel", "key_hash": hashed_key})
             cursors = [conn.execute(sql, params) for sql, params in statements]
-            conn.commit()
         principal = _principal(auth.fetchone(), "hotel")
         results = [cur.fetchall() for cur in cursors]
     for rows in results:
@@ -110,7 +115,7 @@ def requires(scope: Scope) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             hashed = key_hash()
-            with transaction() as conn:
+            with connection() as conn, conn.transaction():
                 row = conn.execute(_AUTHENTICATE, {"scope": scope, "key_hash": hashed}).fetchone()
                 principal = _principal(row, scope)
                 g.principal = principal

@@ -1,9 +1,13 @@
-"""The API's connection pool and the tenant-scoped transaction every data route runs in.
+"""The API's connection pool.
 
 One pool per process, logged in as the API role (``settings.api_database_url``), which is
 subject to row-level security. The pool is opened without waiting, so the process starts and
 answers ``/healthz`` and ``/readyz`` while Postgres is down. This module must never use the
 owner DSN: that role bypasses the tenant policies.
+
+Connections are in autocommit mode: psycopg sends no BEGIN/COMMIT of its own, and each route
+says how its statements form a transaction (``auth.hotel_reads``: one pipeline, which Postgres
+runs as one implicit transaction; ``auth.requires``: an explicit ``conn.transaction()``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ _CONNECTION_OPTIONS = "-c timezone=UTC -c statement_timeout=10000 -c plan_cache_
 def make_api_pool(settings: Settings, max_size: int) -> ConnectionPool:
     pool = ConnectionPool(settings.api_database_url, min_size=1, max_size=max_size,
                           name="pmsync-api", timeout=5.0, open=False,
-                          kwargs={"options": _CONNECTION_OPTIONS,
+                          kwargs={"options": _CONNECTION_OPTIONS, "autocommit": True,
                                   "application_name": "pmsync-api"})
     pool.open(wait=False)
     return pool
@@ -40,11 +44,12 @@ def pool() -> ConnectionPool:
 
 
 @contextmanager
-def transaction() -> Iterator[psycopg.Connection]:
-    """A pooled connection inside one transaction; commit on success, rollback on error.
+def connection() -> Iterator[psycopg.Connection]:
+    """A pooled autocommit connection, returned to the pool on exit (idle, no transaction).
 
-    ``set_config(..., true)`` in auth is transaction-local, so the tenant never leaks to the
-    next request that gets this connection.
+    The tenant is set with ``set_config(..., true)``, which lasts until the end of the
+    transaction it was set in, so it never leaks to the next request that gets this
+    connection.
     """
     with pool().connection() as conn:
         yield conn

@@ -101,3 +101,27 @@ def test_api_role_transaction_without_a_key_sees_nothing(database, seed):
     seed.bookings(hotel, 2)
     with psycopg.connect(database.api_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM bookings WHERE hotel_id = %s", (hotel,)).fetchone()[0] == 0
+
+
+def test_the_tenant_lasts_for_one_request_only(settings, seed):
+    """Hotel reads run on autocommit connections as one pipelined implicit transaction: the
+    reads see the tenant authentication set, and the pooled connection comes back with none."""
+    hotel = seed.hotel()
+    seed.bookings(hotel, 2)
+    key = seed.key(hotel)
+    app = create_app(settings, pool_size=1)
+    try:
+        with app.test_request_context(LIST, headers=bearer(key)):
+            principal, (rows,) = auth.hotel_reads(hash_key(key), [(
+                f"SELECT {auth.TENANT}, count(*), now() = statement_timestamp() FROM bookings", {})])
+            assert principal.hotel_id == hotel
+            # now() is when the transaction began, statement_timestamp() when this read did:
+            # they differ only if an earlier statement (authentication) began the transaction.
+            assert rows == [(hotel, 2, False)]
+        assert app.test_client().get(LIST, headers=bearer(key)).json["data"]
+        with app.app_context(), app.extensions["pmsync_pool"].connection() as conn:
+            assert conn.execute("SELECT current_setting('pmsync.hotel_id', true), "
+                                "current_setting('pmsync.role', true), count(*) FROM bookings"
+                                ).fetchone() in (("", "", 0), (None, None, 0))
+    finally:
+        app.extensions["pmsync_pool"].close()

@@ -96,30 +96,22 @@ def encode_row(row: tuple, hotel_id: str, pms_type: str, pms_version: str, confi
             data = text.encode()
             append(small.get(len(data)) or varint(len(data)))
             append(data)
-        for text in (first_name, last_name, email, phone, room_number, room_type):
-            if text is None:
-                append(b"\x00")
-            else:
-                data = text.encode()
-                append(b"\x02")
-                append(small.get(len(data)) or varint(len(data)))
-                append(data)
-        for count in (adults, children):
-            if count is None:
-                append(b"\x00")
-            elif type(count) is int and count in _INT_RANGE:
-                append(b"\x02")
-                append(small.get(count) or varint(count))
-            else:
-                raise TypeError(f"expected an Avro int, got {count!r}")
-        for text in (total_amount, currency):
-            if text is None:
-                append(b"\x00")
-            else:
-                data = text.encode()
-                append(b"\x02")
-                append(small.get(len(data)) or varint(len(data)))
-                append(data)
+        # The optional fields, in schema order: strings, then the two ints, then strings.
+        for ints, values in ((False, (first_name, last_name, email, phone, room_number, room_type)),
+                             (True, (adults, children)), (False, (total_amount, currency))):
+            for value in values:
+                if value is None:
+                    append(b"\x00")
+                elif not ints:
+                    data = value.encode()
+                    append(b"\x02")
+                    append(small.get(len(data)) or varint(len(data)))
+                    append(data)
+                elif type(value) is int and value in _INT_RANGE:
+                    append(b"\x02")
+                    append(small.get(value) or varint(value))
+                else:
+                    raise TypeError(f"expected an Avro int, got {value!r}")
         data = updated.encode()
         append(small.get(len(data)) or varint(len(data)))
         append(data)

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pmsync.settings import Settings
+from pmsync.stack.process import wait_until
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,22 @@ def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> d
                 outcome[spec.name] = f"created ({spec.partitions} partitions)"
             except TopicAlreadyExistsError:
                 outcome[spec.name] = "exists"
+        if missing:
+            # A new topic is usable once each partition has a leader; a client that asks before
+            # logs "not found in cluster metadata" errors (harmless and retried, but alarming).
+            wait_until(lambda: _have_leaders(admin, [s.name for s in missing]), timeout=30,
+                       what="leaders for the new topics' partitions", interval=0.1)
         return outcome
     finally:
         admin.close()
+
+
+def _have_leaders(admin: KafkaAdminClient, names: list[str]) -> bool:
+    try:
+        described = admin.describe_topics(names)
+    except KafkaError:
+        return False
+    return len(described) == len(names) and all(
+        topic["error_code"] == 0 and topic["partitions"]
+        and all(p["error_code"] == 0 and p["leader_id"] >= 0 for p in topic["partitions"])
+        for topic in described)

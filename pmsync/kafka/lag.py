@@ -19,7 +19,8 @@ def pipeline_stages(settings: Settings) -> list[tuple[str, str]]:
 def lag(settings: Settings, stages: list[tuple[str, str]] | None = None) -> dict[str, int]:
     """Uncommitted messages per group (end offset minus committed offset, summed over partitions)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-lag")
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-lag")
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-lag",
+                             enable_auto_commit=False)  # it only reads offsets
     try:
         out = {}
         for group, topic in stages or pipeline_stages(settings):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import psycopg
 
@@ -53,8 +54,7 @@ class BatchOutcome:
         self.rooms += result.rooms
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):
     message: Message
     booking: dict
 

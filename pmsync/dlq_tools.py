@@ -2,7 +2,7 @@
 replay them without reading Kafka), queries over it, and replay back to the raw topic.
 
 Replay sends the original bytes with the original fetcher headers (error headers removed) to
-the raw topic; the pipeline treats it like any fetched record and the idempotent upsert makes
+the raw topic (for a booking the loader rejected, the raw record it was mapped from); the pipeline treats it like any fetched record and the idempotent upsert makes
 sure a replayed booking is stored once. A replay that fails again lands in the DLQ again.
 """
 
@@ -17,10 +17,12 @@ from datetime import datetime
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg.rows import dict_row
 
+from pmsync.errors import PMSLoadError
 from pmsync.kafka import dlq, headers as h
+from pmsync.serde.avro import MAGIC, decode_booking
 from pmsync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -160,17 +162,54 @@ def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection) -> int
         return 0
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                              enable_idempotence=True, client_id="pmsync-dlq-replay")
+    sent, unresolved = [], []
     try:
         for dlq_id, key, value, headers in rows:
-            original = [(k, v) for k, v in dlq.without_error_headers(
-                [(k, v.encode()) for k, v in headers.items()]) if k != h.REPLAY_OF]
-            producer.send(settings.topics.raw, key=key, value=bytes(value),
-                          headers=original + [(h.REPLAY_OF, str(dlq_id).encode())])
+            value = bytes(value)
+            original = [(k, v.encode()) for k, v in headers.items()]
+            if value[:2] == MAGIC:
+                # Rejected by the loader: the bytes are the mapped booking, which the raw topic
+                # cannot take. Replay the raw record it came from (its lineage says where).
+                raw = _raw_record(settings, value)
+                if raw is None:
+                    unresolved.append(dlq_id)
+                    continue
+                key, value, original = raw
+            kept = [(k, v) for k, v in dlq.without_error_headers(original)
+                    if k not in (h.REPLAY_OF, h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET)]
+            producer.send(settings.topics.raw, key=key, value=value,
+                          headers=kept + [(h.REPLAY_OF, str(dlq_id).encode())])
+            sent.append(dlq_id)
         producer.flush(timeout=60)
     finally:
         producer.close()
     conn.execute("UPDATE dlq_messages SET replayed_at = now(), replay_count = replay_count + 1 "
-                 "WHERE id = ANY(%s)", ([r[0] for r in rows],))
+                 "WHERE id = ANY(%s)", (sent,))
     conn.commit()
-    log.info("dlq replayed", extra={"count": len(rows)})
-    return len(rows)
+    if unresolved:
+        log.warning("dlq rows not replayed: their raw record is no longer in the raw topic",
+                    extra={"ids": unresolved})
+    log.info("dlq replayed", extra={"count": len(sent)})
+    return len(sent)
+
+
+def _raw_record(settings: Settings, booking_bytes: bytes) -> tuple | None:
+    """(key, value, headers) of the raw message a booking was mapped from, or None when its
+    lineage cannot be read or the raw topic no longer holds that offset (retention)."""
+    try:
+        booking = decode_booking(booking_bytes)
+    except PMSLoadError:
+        return None
+    where = TopicPartition(booking["source_topic"], booking["source_partition"])
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             client_id="pmsync-dlq-replay", consumer_timeout_ms=5000)
+    try:
+        consumer.assign([where])
+        consumer.seek(where, booking["source_offset"])
+        for record in consumer:
+            if record.offset == booking["source_offset"]:
+                return record.key, record.value, list(record.headers or [])
+            return None  # the offset is gone: the consumer started after it
+        return None
+    finally:
+        consumer.close()

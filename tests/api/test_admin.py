@@ -190,3 +190,39 @@ def test_uploading_a_shipped_config_stores_and_publishes_it(client, seed, settin
     messages = list(consumer)
     consumer.close()
     assert [orjson.loads(m.value) for m in messages] == [config]
+
+
+def _booking_from(raw_topic: str, partition: int, offset: int, hotel: str) -> bytes:
+    from pmsync.serde.avro import encode_booking
+    return encode_booking({
+        "external_id": "R-1", "status": "CONFIRMED", "check_in": "2026-05-01", "check_out": "2026-05-04",
+        "guest": {"first_name": "Ana", "last_name": None, "email": None, "phone": None},
+        "room_number": "204", "room_type": None, "adults": 2, "children": 0, "total_amount": "1.00",
+        "currency": "EUR", "source_updated_at": "2026-04-20T08:15:00Z", "hotel_id": hotel,
+        "pms_type": "generic", "pms_version": "v1", "config_hash": "c", "source_topic": raw_topic,
+        "source_partition": partition, "source_offset": offset})
+
+
+def test_dlq_replay_of_a_load_reject_sends_the_raw_record_it_was_mapped_from(client, seed, settings, topics, db):
+    from kafka import KafkaProducer
+    hotel = seed.hotel()
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    raw = producer.send(topics.raw, key=hotel.encode(), value=b'{"reservation": 7}',
+                        headers=[("pms.hotel_id", hotel.encode()), ("pms.fetch_id", b"fetch-7")]).get(10)
+    producer.close()
+    replayable = seed.dlq(hotel, stage="load", error_class="PMSLoadError",
+                          value=_booking_from(topics.raw, raw.partition, raw.offset, hotel))
+    gone = seed.dlq(hotel, stage="load", error_class="PMSLoadError",
+                    value=_booking_from(topics.raw, raw.partition, raw.offset + 1000, hotel))
+    response = client.post("/api/admin/dlq/replay", json={"ids": [replayable, gone]},
+                           headers=bearer(seed.key(admin=True)))
+    assert response.json["replayed"] == 1
+    consumer = KafkaConsumer(topics.raw, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    replays = [m for m in consumer if dict(m.headers).get("pms.replay_of") is not None]
+    consumer.close()
+    assert [(m.value, dict(m.headers)["pms.replay_of"], dict(m.headers)["pms.fetch_id"]) for m in replays] == \
+        [(b'{"reservation": 7}', str(replayable).encode(), b"fetch-7")]
+    counts = dict(db.execute("SELECT id, replay_count FROM dlq_messages WHERE id = ANY(%s)",
+                             ([replayable, gone],)).fetchall())
+    assert counts == {replayable: 1, gone: 0}

@@ -157,7 +157,7 @@ class Fetcher:
         async with self.semaphore:
             assert self.producer is not None
             return await sync_hotel(entry, self.client, self.producer, self.settings.topics.raw,
-                                    self.store)
+                                    self.store, dlq_topic=self.settings.topics.dlq)
 
     async def _record_unready(self, entry: Unready) -> SyncResult:
         fetch_id = uuid.uuid4().hex

@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import quote
 
-from pmsync.errors import PMSConnectionError
+from pmsync.errors import PMSConnectionError, PMSDataValidationError
 from pmsync.fetching import metrics
 from pmsync.fetching.checkpoints import CheckpointStore
 from pmsync.fetching.client import PageClient, PageRequest
@@ -33,6 +33,7 @@ from pmsync.fetching.source import SourceSpec
 from pmsync.fetching.templates import as_headers, as_query, render, render_string
 from pmsync.hotels import Hotel
 from pmsync.kafka import headers as H
+from pmsync.kafka.dlq import SourcePosition, dlq_headers
 from pmsync.secrets import Credentials
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class SyncResult:
     ok: bool
     records: int = 0
     pages: int = 0
+    too_large: int = 0   # records sent to the DLQ instead (counted in records too)
     delta_cursor: str | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -126,11 +128,33 @@ def _base_headers(job: HotelJob, fetch_id: str) -> list[tuple[str, bytes]]:
             (H.FETCH_ID, fetch_id.encode())]
 
 
+# Kafka's default message.max.bytes is 1 MiB; headers and the record batch need some of it.
+MAX_RECORD_BYTES: Final = 900_000
+# What the DLQ keeps of a record too large to publish: enough to see what it is.
+PREVIEW_BYTES: Final = 64 * 1024
+
+
+def _too_large(job: HotelJob, headers: list[tuple[str, bytes]], size: int, topic: str
+               ) -> list[tuple[str, bytes]]:
+    error = PMSDataValidationError(
+        f"the reservation is {size:,} bytes with its headers, more than the {MAX_RECORD_BYTES:,} a "
+        f"Kafka message may carry here, so it was not published; the DLQ keeps its first "
+        f"{PREVIEW_BYTES // 1024} KiB. Replaying this preview cannot work: fix the record at the "
+        f"PMS (or raise the topics' message.max.bytes) and re-sync the hotel", path="$")
+    return dlq_headers(error, SourcePosition(topic, -1, -1), original=headers,
+                       config_key=getattr(job.compiled, "key", None),
+                       config_hash=getattr(job.compiled, "hash", None))
+
+
 async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topic: str,
                      store: CheckpointStore,
                      now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                     run_db: Callable[..., Awaitable[Any]] = asyncio.to_thread) -> SyncResult:
-    """Run one full sync of ``job.hotel``; returns its result, never raises a sync failure."""
+                     run_db: Callable[..., Awaitable[Any]] = asyncio.to_thread,
+                     dlq_topic: str | None = None) -> SyncResult:
+    """Run one full sync of ``job.hotel``; returns its result, never raises a sync failure.
+
+    A reservation too large for a Kafka message goes to ``dlq_topic`` as a preview with the
+    reason, and the sync goes on (without a DLQ topic the sync fails, as any publish error)."""
     hotel_id = job.hotel.id
     fetch_id = uuid.uuid4().hex
     started = now()
@@ -155,8 +179,14 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
                 context = job.compiled.context_for(record, body)
                 if context is not None:
                     headers.append((H.CONTEXT, encode(context)))
-                acks.append(await producer.send(topic, value=encode(record), key=key,
-                                                headers=headers))
+                value = encode(record)
+                size = len(value) + sum(len(k) + len(v) for k, v in headers)
+                if size > MAX_RECORD_BYTES and dlq_topic is not None:
+                    acks.append(await producer.send(dlq_topic, value=value[:PREVIEW_BYTES], key=key,
+                                                    headers=_too_large(job, headers, size, topic)))
+                    result.too_large += 1
+                    continue
+                acks.append(await producer.send(topic, value=value, key=key, headers=headers))
             # Waiting per page keeps memory bounded; the checkpoint still waits for all pages.
             await asyncio.gather(*acks)
             metrics.RECORDS_PUBLISHED.labels(hotel_id=hotel_id).inc(len(records))
@@ -184,6 +214,7 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
     if result.ok:
         log.info("sync done", extra={"hotel_id": hotel_id, "fetch_id": fetch_id,
                                      "records": result.records, "pages": result.pages,
+                                     "too_large": result.too_large,
                                      "seconds": round(result.seconds, 3)})
     return result
 

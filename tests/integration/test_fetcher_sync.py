@@ -354,3 +354,26 @@ def test_the_checkpoint_moves_only_after_kafka_acknowledged_every_message(pms, s
     assert not bad.ok and "broker unavailable" in bad.error
     assert _checkpoint(db, refused)["delta_cursor"] is None
     assert _checkpoint(db, refused)["consecutive_failures"] == 1
+
+
+def test_a_reservation_too_large_for_kafka_goes_to_the_dlq_and_the_sync_goes_on(pms, settings, topics, db):
+    _store_config(db)
+    records = _records("L", 3)
+    records[1]["notes"] = "x" * 1_200_000   # over Kafka's 1 MiB message limit
+    pms.hotel("p1", records)
+    hotel = _add(db, pms.url, "p1")
+    [[result]] = _run(pms, settings, [hotel])
+
+    assert (result.ok, result.records, result.too_large) == (True, 3, 1)
+    assert _checkpoint(db, hotel)["last_error"] is None
+    assert [json.loads(m.value)["id"] for m in _consume(settings, 2)] == ["L-0", "L-2"]
+    consumer = KafkaConsumer(settings.topics.dlq, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5_000)
+    [dead] = list(consumer)
+    consumer.close()
+    headers = H.header_dict(dead.headers)
+    assert dead.key == hotel.encode() and len(dead.value) == 64 * 1024
+    assert dead.value.startswith(b'{"id":"L-1"')
+    assert headers["error.stage"] == b"schema" and headers["error.class"] == b"PMSDataValidationError"
+    assert b"more than the 900,000 a Kafka message may carry" in headers["error.message"]
+    assert H.text(headers, H.HOTEL_ID) == hotel

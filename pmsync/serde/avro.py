@@ -222,6 +222,8 @@ def _read_long(data: bytes, pos: int) -> tuple[int, int]:
         n |= (byte & 0x7F) << shift
         shift += 7
         pos += 1
+    if n >> 64:  # a tenth byte with more than one bit: no long encodes to it
+        raise ValueError("varint does not fit 64 bits")
     return (n >> 1) ^ -(n & 1), pos
 
 

@@ -12,6 +12,7 @@ from pmsync.booking import STATUSES
 from pmsync.errors import PMSLoadError, PMSMappingError
 from pmsync.booking import FIELDS, LINEAGE_FIELDS
 from pmsync.serde.avro import HEADER_SIZE, PARSED_SCHEMA, decode_booking, encode_booking, encode_row
+from pmsync.serde.codec import zigzag_varint
 
 text = st.text(max_size=40)
 optional_text = st.none() | text
@@ -125,3 +126,13 @@ def test_the_reader_agrees_with_fastavro_on_damaged_bodies(booking, data):
     except PMSLoadError:
         return
     assert expected is not None and complete and decoded == expected
+
+
+def test_a_varint_beyond_64_bits_is_refused_not_read_as_a_huge_offset():
+    # Found by the damaged-body test: the tenth byte of a long may hold one bit only.
+    booking = _fastavro_safe_booking()
+    data = encode_booking(booking)
+    offset_bytes = zigzag_varint(booking["source_offset"])
+    assert data.endswith(offset_bytes)
+    with pytest.raises(PMSLoadError):
+        decode_booking(data[:-len(offset_bytes)] + bytes([0x80] * 9 + [0x02]))

@@ -2,8 +2,9 @@
 replay them without reading Kafka), queries over it, and replay back to the raw topic.
 
 Replay sends the original bytes with the original fetcher headers (error headers removed) to
-the raw topic (for a booking the loader rejected, the raw record it was mapped from); the pipeline treats it like any fetched record and the idempotent upsert makes
-sure a replayed booking is stored once. A replay that fails again lands in the DLQ again.
+the raw topic (for a booking the loader rejected, the raw record it was mapped from); the
+pipeline treats it like any fetched record and the idempotent upsert makes sure a replayed
+booking is stored once. A replay that fails again lands in the DLQ again.
 """
 
 from __future__ import annotations
@@ -206,10 +207,9 @@ def _raw_record(settings: Settings, booking_bytes: bytes) -> tuple | None:
     try:
         consumer.assign([where])
         consumer.seek(where, booking["source_offset"])
-        for record in consumer:
-            if record.offset == booking["source_offset"]:
-                return record.key, record.value, list(record.headers or [])
-            return None  # the offset is gone: the consumer started after it
-        return None
+        record = next(consumer, None)  # None after consumer_timeout_ms
+        if record is None or record.offset != booking["source_offset"]:
+            return None  # nothing there, or the offset is gone and the consumer moved past it
+        return record.key, record.value, list(record.headers or [])
     finally:
         consumer.close()

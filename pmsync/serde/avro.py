@@ -199,7 +199,6 @@ def decode_booking(data: bytes) -> dict:
     return booking
 
 
-_STATUS_BY_INDEX: Final = STATUSES
 # How each value of a row is written, in schema order (fingerprint-checked above).
 _STRING, _OPTIONAL_STRING, _OPTIONAL_INT, _ENUM, _LONG = range(5)
 _ROW_KINDS: Final = (
@@ -241,8 +240,9 @@ def _read_body(data: bytes, pos: int) -> tuple[list, int]:
                 raise ValueError(f"union branch {branch} is not null or a value")
         if kind == _STRING or kind == _OPTIONAL_STRING:
             size = data[pos]
-            if size < 0x80:  # one byte: lengths up to 63
-                size, pos = size >> 1 if not size & 1 else -1, pos + 1
+            if size < 0x80:  # a one-byte length (up to 63), read without the call
+                size = size >> 1 if not size & 1 else -1  # odd is negative: refused below
+                pos += 1
             else:
                 size, pos = _read_long(data, pos)
             end = pos + size
@@ -253,9 +253,9 @@ def _read_body(data: bytes, pos: int) -> tuple[list, int]:
             continue
         value, pos = _read_long(data, pos)
         if kind == _ENUM:
-            if not 0 <= value < len(_STATUS_BY_INDEX):
+            if not 0 <= value < len(STATUSES):
                 raise ValueError(f"status index {value} is not a BookingStatus")
-            value = _STATUS_BY_INDEX[value]
+            value = STATUSES[value]
         elif kind == _OPTIONAL_INT and not -2 ** 31 <= value < 2 ** 31:
             raise ValueError(f"{value} does not fit an Avro int")
         append(value)

@@ -1,11 +1,12 @@
 """A compiled Avro binary encoder for one schema: closures built once from the parsed schema.
 
-Why not fastavro's writer on the hot path: for the booking schema (22 fields, most of them
-nullable unions) ``fastavro.schemaless_writer`` measured 21.5 µs per record against 10.8 µs
-for these closures, same run, same booking (the mapper's largest single cost). They produce
-byte-for-byte the same encoding (tests/unit/test_avro_codec_agreement.py compares them with
-fastavro on generated bookings). fastavro stays the reference, the reader (its Cython reader
-beat a pure-Python one: 11.9 vs 17.6 µs), the schema parser and the error explainer.
+``serde.avro.encode_booking`` (any booking dict) and the cached lineage bytes of
+``encode_row`` use it; the mapper's per-record path is ``encode_row``, written out for the
+booking schema. Why not fastavro's writer: for the booking schema ``fastavro.schemaless_writer``
+measured 21.5 µs per record against 10.8 µs for these closures, same run, same booking. They
+produce byte-for-byte the same encoding (tests/unit/test_avro_codec_agreement.py compares them
+with fastavro on generated bookings). fastavro stays the reference, the schema parser and the
+error explainer.
 
 Supports what the booking schema uses: null, boolean, int, long, string, enum, record and
 unions. Anything else is refused at compile time, never guessed. Type mismatches raise
@@ -70,11 +71,9 @@ def compile_encoder(schema: Any) -> Encoder:
             out.append(_long_bytes(value))
         return enc_long
     if kind == "string":
-        small = LONG_BYTES
-
         def enc_string(value: Any, out: list) -> None:
             data = value.encode("utf-8")  # AttributeError for a non-string: explained by the caller
-            out.append(small.get(len(data)) or zigzag_varint(len(data)))
+            out.append(_long_bytes(len(data)))
             out.append(data)
         return enc_string
     if kind == "enum":
@@ -99,19 +98,6 @@ def compile_encoder(schema: Any) -> Encoder:
 
 def _union_encoder(branches: list) -> Encoder:
     if len(branches) == 2 and _type_name(branches[0]) == "null":
-        if branches[1] == "string":
-            # Most booking fields are optional strings: one call instead of two per value.
-            small = LONG_BYTES
-
-            def enc_optional_string(value: Any, out: list) -> None:
-                if value is None:
-                    out.append(b"\x00")
-                else:
-                    data = value.encode("utf-8")
-                    out.append(b"\x02")
-                    out.append(small.get(len(data)) or zigzag_varint(len(data)))
-                    out.append(data)
-            return enc_optional_string
         inner = compile_encoder(branches[1])
 
         def enc_optional(value: Any, out: list) -> None:

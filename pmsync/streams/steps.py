@@ -92,9 +92,9 @@ def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
         record = compiled.parse_record(msg.value or b"")
         row = compiled.map_row(record, _context(headers))
         value = encode_row(row, hotel_id, compiled.pms_type, compiled.version, compiled.hash,
-                              h.text(headers, RAW_TOPIC) or msg.topic,
-                              _int_header(headers, RAW_PARTITION, msg.partition),
-                              _int_header(headers, RAW_OFFSET, msg.offset))
+                           h.text(headers, RAW_TOPIC) or msg.topic,
+                           _int_header(headers, RAW_PARTITION, msg.partition),
+                           _int_header(headers, RAW_OFFSET, msg.offset))
     except PMSError as error:
         return _reject(msg, error, compiled)
     return Routed(True, value, msg.headers, hotel_id=hotel_id)

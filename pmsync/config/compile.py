@@ -44,20 +44,26 @@ def _to_string(value: Any) -> Any:
     raise TransformError(f"expected a string, got {type(value).__name__} {show(value)}")
 
 
+def _from_text(value: str, read: Callable[[str], Any], kind: str, transform: str) -> Any:
+    """An ISO 8601 ``kind`` read from text; blank is missing, anything else unreadable says
+    which transform the config needs."""
+    text = value.strip()
+    if not text:
+        return None
+    result = read(text)
+    if result is not None:
+        return result
+    raise TransformError(f"expected an ISO 8601 {kind}, got {show(value)} "
+                         f"(add a {transform} transform with formats)")
+
+
 def _to_date(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.date()  # its own local date, never shifted
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        result = read_date(text)
-        if result is not None:
-            return result
-        raise TransformError(f"expected an ISO 8601 date, got {show(value)} "
-                             "(add a parse_date transform with formats)")
+        return _from_text(value, read_date, "date", "parse_date")
     raise TransformError(f"expected a date, got {type(value).__name__} {show(value)}")
 
 
@@ -65,14 +71,7 @@ def _to_datetime(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return (value if value.tzinfo else in_zone(value, UTC)).astimezone(UTC)
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        result = read_datetime(text)
-        if result is not None:
-            return result
-        raise TransformError(f"expected an ISO 8601 datetime, got {show(value)} "
-                             "(add a parse_datetime transform with formats)")
+        return _from_text(value, read_datetime, "datetime", "parse_datetime")
     raise TransformError(f"expected a datetime, got {type(value).__name__} {show(value)}")
 
 

@@ -14,7 +14,7 @@ them, and in one run on the same generated rows measures:
   (c)   the loader's upsert, all rows new      (d) every row exists, incoming newer
   (e)   every incoming row stale (re-read / replay)
 each with and without the rooms upsert (the guest is part of the booking row), plus the whole
-loader path (Avro decode + newest-per-key + upsert) for new rows, and the Avro decode alone.
+loader path (Avro to COPY lines + newest-per-key + upsert) for new rows, and the Avro part alone.
 Every batch is one transaction, as in the loader. (a) to (c) run interleaved, batch by batch in
 a rotating order, so the machine's other load (2 shared cores) and Postgres' checkpoints (this
 role may not run CHECKPOINT) fall on baselines and upserts alike; (d), (e) and (c+) run alone,
@@ -45,16 +45,14 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from pmsync.db.bookings import BookingStore, newest_per_key
+from pmsync.db.bookings import BookingStore, newest_per_key, updated_at_key
 from pmsync.db.migrate import migrate
 from pmsync.loader.batch import Batch, Message
 from pmsync.loader.store import store_batch
-from pmsync.serde.avro import decode_booking, encode_booking
+from pmsync.serde.avro import encode_booking
+from pmsync.serde.copy_text import STAGE_COLUMNS, copy_line, staged_booking
 from pmsync.settings import get_settings
 
-COLUMNS = ("hotel_id", "external_id", "status", "check_in", "check_out", "room_number", "room_type",
-           "adults", "children", "total_amount", "currency", "source_updated_at", "pms_type",
-           "pms_version", "config_hash", "source_topic", "source_partition", "source_offset")
 STATUSES = ("PENDING", "CONFIRMED", "CHECKED_IN", "CHECKED_OUT", "CANCELLED", "NO_SHOW")
 
 
@@ -96,14 +94,12 @@ def chunks(rows: Sequence, size: int) -> list[Sequence]:
     return [rows[i:i + size] for i in range(0, len(rows), size)]
 
 
-def booking_row(r: dict) -> tuple:
-    """The row the loader stores for one booking (its guest included), in ROW_COLUMNS order."""
-    g = r.get("guest") or {}
-    return (*(r[c] for c in COLUMNS), g.get("first_name"), g.get("last_name"), g.get("email"),
-            g.get("phone"))
+def booking_lines(part: Sequence[dict]) -> list[bytes]:
+    """The COPY text lines the loader stages for a batch (the guest is part of the booking row);
+    the COPY baselines write the very same bytes, made before timing for both."""
+    return [copy_line(r) for r in part]
 
 
-ROW_COLUMNS = (*COLUMNS, "guest_first_name", "guest_last_name", "guest_email", "guest_phone")
 COPY_ROOMS = "hotel_id, room_number, room_type, first_seen_at, last_seen_at"
 
 
@@ -129,23 +125,23 @@ def room_rows(part: Sequence[dict]) -> list[tuple]:
     return [(h, n, t, first, last) for (h, n), (t, first, last, _) in rooms.items()]
 
 
-def copy_batch(conn: psycopg.Connection, table: str, part: Sequence[tuple],
+def copy_batch(conn: psycopg.Connection, table: str, part: Sequence[bytes],
                rooms_table: str | None = None, rooms: Sequence[tuple] = ()) -> None:
     """One transaction: COPY the batch's booking rows (and its room rows) in."""
     with conn.transaction(), conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({', '.join(ROW_COLUMNS)}) FROM STDIN") as copy:
-            for row in part:
-                copy.write_row(row)
+        with cur.copy(f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(b"\n".join(part) + b"\n")
         if rooms_table:
             with cur.copy(f"COPY {rooms_table} ({COPY_ROOMS}) FROM STDIN") as copy:
                 for room in rooms:
                     copy.write_row(room)
 
 
-def upsert_batch(store: BookingStore, part: Sequence[dict]) -> None:
-    keep = newest_per_key(part)
+def upsert_batch(store: BookingStore, part: Sequence[dict], lines: Sequence[bytes]) -> None:
+    keep = newest_per_key([((r["hotel_id"], r["external_id"]), updated_at_key(r["source_updated_at"]),
+                            r["source_offset"]) for r in part])
     with store.conn.transaction():
-        store.upsert([part[i] for i in keep])
+        store.upsert([lines[i] for i in keep])
 
 
 def main() -> None:
@@ -171,7 +167,7 @@ def main() -> None:
         newer, stale = shifted(rows, 1), shifted(rows, -2)
         n, size = len(rows), args.batch_size
         batches = chunks(rows, size)
-        booking_rows = [[booking_row(r) for r in part] for part in batches]
+        booking_rows = [booking_lines(part) for part in batches]
         rooms = [room_rows(part) for part in batches]
         print(f"{n:,} bookings, {args.hotels:,} hotels, batches of {size:,} (one transaction "
               f"each), {sum(map(len, rooms)):,} room rows (one per distinct hotel + room per batch), databases {', '.join(names)}")
@@ -207,8 +203,8 @@ def main() -> None:
                 ("b", lambda i: copy_batch(conn, "copy_keyed", booking_rows[i])),
                 ("b'", lambda i: copy_batch(conn, "copy_indexed", booking_rows[i])),
                 ("b''", lambda i: copy_batch(conn, "copy_indexed2", booking_rows[i], "copy_rooms", rooms[i])),
-                ("c", lambda i: upsert_batch(full, batches[i])),
-                ("c-", lambda i: upsert_batch(bookings_only, batches[i])),
+                ("c", lambda i: upsert_batch(full, batches[i], booking_rows[i])),
+                ("c-", lambda i: upsert_batch(bookings_only, batches[i], booking_rows[i])),
             ]
             for i in range(len(batches)):
                 for key, step in steps[i % len(steps):] + steps[:i % len(steps)]:
@@ -222,9 +218,11 @@ def main() -> None:
             report("c-", "(c) upsert, all new [bookings only]")
             print("one after the other:")
             for store, what, suffix in ((full, "bookings+rooms", ""), (bookings_only, "bookings only", "-")):
-                timed("d" + suffix, lambda: [upsert_batch(store, part) for part in chunks(newer, size)])
+                timed("d" + suffix, lambda: [upsert_batch(store, part, booking_lines(part))
+                                             for part in chunks(newer, size)])
                 report("d" + suffix, f"(d) upsert, all exist, incoming newer [{what}]")
-                timed("e" + suffix, lambda: [upsert_batch(store, part) for part in chunks(stale, size)])
+                timed("e" + suffix, lambda: [upsert_batch(store, part, booking_lines(part))
+                                             for part in chunks(stale, size)])
                 report("e" + suffix, f"(e) upsert, all exist, incoming stale [{what}]")
             written = conn.execute("SELECT count(*) FROM bookings WHERE status = 'CONFIRMED'").fetchone()[0]
             total = conn.execute("SELECT count(*) FROM bookings").fetchone()[0]
@@ -235,9 +233,9 @@ def main() -> None:
                                          encode_booking(r), []) for j, r in enumerate(part)])
                        for i, part in zip(range(0, n, size), batches)]
             timed("c+", lambda: [store_batch(full, b) for b in encoded])
-            report("c+", "(c+) whole loader path, all new: Avro decode + upsert [all]")
-            timed("avro", lambda: [decode_booking(m.value) for b in encoded for m in b.messages])
-            report("avro", "     of which Avro decode alone (no database)")
+            report("c+", "(c+) whole loader path, all new: Avro to COPY + upsert [all]")
+            timed("avro", lambda: [staged_booking(m.value) for b in encoded for m in b.messages])
+            report("avro", "     of which Avro to COPY lines alone (no database)")
             conn.execute("TRUNCATE copy_indexed2, copy_rooms")
             timed("b''2", lambda: [copy_batch(conn, "copy_indexed2", part, "copy_rooms", part_rooms)
                                    for part, part_rooms in zip(booking_rows, rooms)])

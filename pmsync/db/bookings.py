@@ -13,38 +13,38 @@ a rejected row: the caller owns the transaction (and its savepoints) and the DLQ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 import psycopg
 
+from pmsync.serde.copy_text import STAGE_COLUMNS
+
 STAGE: Final = "pmsync_stage_bookings"
 
 # Staging columns use the target tables' types, so a bad value fails at COPY time with the
-# column named in the error context.
-_CREATE_STAGE: Final = f"""
-CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
-  hotel_id text, external_id text, status text, check_in date, check_out date,
-  room_number text, room_type text, adults integer, children integer,
-  total_amount numeric(14,2), currency char(3), source_updated_at timestamptz,
-  pms_type text, pms_version text, config_hash text, source_topic text,
-  source_partition integer, source_offset bigint,
-  guest_first_name text, guest_last_name text, guest_email text, guest_phone text
-) ON COMMIT DELETE ROWS"""
+# column named in the error context. They are in the order of the booking's Avro fields
+# (STAGE_COLUMNS): the loader writes COPY lines straight from the Avro bytes.
+_STAGE_TYPES: Final = {
+    "external_id": "text", "status": "text", "check_in": "date", "check_out": "date",
+    "guest_first_name": "text", "guest_last_name": "text", "guest_email": "text",
+    "guest_phone": "text", "room_number": "text", "room_type": "text", "adults": "integer",
+    "children": "integer", "total_amount": "numeric(14,2)", "currency": "char(3)",
+    "source_updated_at": "timestamptz", "hotel_id": "text", "pms_type": "text",
+    "pms_version": "text", "config_hash": "text", "source_topic": "text",
+    "source_partition": "integer", "source_offset": "bigint",
+}
+_CREATE_STAGE: Final = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+                        + ", ".join(f"{c} {_STAGE_TYPES[c]}" for c in STAGE_COLUMNS)
+                        + ") ON COMMIT DELETE ROWS")
 
-_BOOKING_COLUMNS: Final = (
-    "hotel_id", "external_id", "status", "check_in", "check_out", "room_number", "room_type",
-    "adults", "children", "total_amount", "currency", "source_updated_at", "pms_type",
-    "pms_version", "config_hash", "source_topic", "source_partition", "source_offset",
-    # One guest per booking, stored on its row (migration 0005; `guests` is a view).
-    "guest_first_name", "guest_last_name", "guest_email", "guest_phone")
-_COPY: Final = f"COPY {STAGE} ({', '.join(_BOOKING_COLUMNS)}) FROM STDIN"
+_COPY: Final = f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
 
-_UPDATABLE: Final = [c for c in _BOOKING_COLUMNS if c not in ("hotel_id", "external_id")]
+_UPDATABLE: Final = [c for c in STAGE_COLUMNS if c not in ("hotel_id", "external_id")]
 _SELECT_BOOKING: Final = ", ".join("coalesce(children, 0)" if c == "children" else c
-                                   for c in _BOOKING_COLUMNS)
+                                   for c in STAGE_COLUMNS)
 
 # A version replaces the stored one when it is newer (source_updated_at), or when it has the
 # same source_updated_at, a raw offset not lower (a hotel's raw messages share one partition, so
@@ -69,7 +69,7 @@ _NOT_OLDER: Final = (
 # may answer it from the keyset index or a hash join, and new rows pay one more index probe);
 # plain INSERT without ON CONFLICT (speculative insertion cost nothing measurable).
 _UPSERT_BOOKINGS: Final = f"""
-INSERT INTO bookings AS b ({', '.join(_BOOKING_COLUMNS)})
+INSERT INTO bookings AS b ({', '.join(STAGE_COLUMNS)})
 SELECT {_SELECT_BOOKING} FROM {STAGE}
 ON CONFLICT (hotel_id, external_id) DO UPDATE SET
   {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)}, loaded_at = now()
@@ -120,18 +120,18 @@ def updated_at_key(value: object) -> datetime:
     return parsed
 
 
-def newest_per_key(bookings: Sequence[dict]) -> list[int]:
-    """Indices (ascending) of the newest version of each (hotel_id, external_id).
+def newest_per_key(versions: Sequence[tuple[Hashable, datetime, int]]) -> list[int]:
+    """Indices (ascending) of the newest of each key's versions: ``(key, source_updated_at,
+    source_offset)`` with the key being (hotel_id, external_id) and the time parsed by
+    :func:`updated_at_key`.
 
     Newest = highest (source_updated_at, source_offset), then the later position in
-    ``bookings`` (Kafka order). ON CONFLICT cannot touch one row twice in a statement, so a
-    batch must carry one version per key. Every ``source_updated_at`` must already parse
-    (see :func:`updated_at_key`).
+    ``versions`` (Kafka order). ON CONFLICT cannot touch one row twice in a statement, so a
+    batch must carry one version per key.
     """
-    best: dict[tuple, tuple] = {}
-    for index, booking in enumerate(bookings):
-        key = (booking["hotel_id"], booking["external_id"])
-        rank = (updated_at_key(booking["source_updated_at"]), booking["source_offset"], index)
+    best: dict[Hashable, tuple] = {}
+    for index, (key, updated_at, offset) in enumerate(versions):
+        rank = (updated_at, offset, index)
         current = best.get(key)
         if current is None or rank > current:
             best[key] = rank
@@ -151,30 +151,23 @@ class BookingStore:
         with conn.transaction():
             conn.execute(_CREATE_STAGE)
 
-    def upsert(self, bookings: Sequence[dict]) -> UpsertResult:
-        """Stage and upsert in the connection's current transaction (keys must be unique).
+    def upsert(self, lines: Sequence[bytes]) -> UpsertResult:
+        """Stage COPY lines (``pmsync.serde.copy_text``: one booking each, keys unique) and
+        upsert them in the connection's current transaction.
 
         Raises the database's error unchanged (e.g. ``psycopg.errors.DataError`` for a value
         Postgres rejects); the caller rolls back to its savepoint and decides.
         """
-        if not bookings:
+        if not lines:
             return UpsertResult(0, 0, 0)
         with self.conn.cursor() as cur:
             # Staging may hold an earlier attempt of this same transaction (bisecting a batch).
             cur.execute(f"DELETE FROM {STAGE}")
             with cur.copy(_COPY) as copy:
-                write = copy.write_row
-                for b in bookings:
-                    g = b.get("guest") or {}
-                    write((b["hotel_id"], b["external_id"], b["status"], b["check_in"], b["check_out"],
-                           b.get("room_number"), b.get("room_type"), b.get("adults"), b.get("children"),
-                           b.get("total_amount"), b.get("currency"), b["source_updated_at"],
-                           b["pms_type"], b["pms_version"], b["config_hash"], b["source_topic"],
-                           b["source_partition"], b["source_offset"],
-                           g.get("first_name"), g.get("last_name"), g.get("email"), g.get("phone")))
+                copy.write(b"\n".join(lines) + b"\n")
             cur.execute(_UPSERT_BOOKINGS)
             written = cur.rowcount
             if not self.with_rooms:
-                return UpsertResult(len(bookings), written, 0)
+                return UpsertResult(len(lines), written, 0)
             cur.execute(_UPSERT_ROOMS)
-            return UpsertResult(len(bookings), written, cur.rowcount)
+            return UpsertResult(len(lines), written, cur.rowcount)

@@ -32,6 +32,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from pmsync.db.bookings import BookingStore
+from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
 from pmsync.loader import metrics
 from pmsync.loader.batch import Batch, Message
@@ -192,8 +193,8 @@ class Loader:
             polled = self._run(self.consumer.getmany(timeout_ms=max(1, int(timeout * 1000)),
                                                      max_records=self.options.batch_size - len(self.pending)))
             for records in polled.values():
-                self.pending.extend(Message(r.topic, r.partition, r.offset, r.key, r.value,
-                                            list(r.headers or [])) for r in records)
+                self.pending.extend(Message(r.topic, r.partition, r.offset, r.key, r.value, r.headers)
+                                    for r in records)
             if self.pending and deadline is None:
                 deadline = time.monotonic() + self.options.max_wait_s
             if deadline is None and not polled:
@@ -229,7 +230,7 @@ class Loader:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.options.group_id,
             client_id="pmsync-loader", enable_auto_commit=False, auto_offset_reset="earliest",
-            isolation_level="read_committed", max_poll_records=self.options.batch_size)
+            isolation_level="read_committed", max_poll_records=self.options.batch_size, **BATCH_FETCH)
         consumer.subscribe([self.settings.topics.bookings], listener=_DropRevoked(self))
         await consumer.start()
         return consumer

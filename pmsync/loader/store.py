@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import NamedTuple
 
 import psycopg
@@ -23,6 +24,7 @@ from pmsync.db.bookings import BookingStore, UpsertResult, newest_per_key, updat
 from pmsync.errors import PMSLoadError
 from pmsync.loader.batch import Batch, Message
 from pmsync.serde.avro import decode_booking
+from pmsync.serde.copy_text import StagedBooking, staged_booking
 
 # What a single row can cause: a bad value (22xxx), a constraint (23xxx), a value too big
 # for an index (54xxx, e.g. a 10 kB external_id), text Postgres cannot hold. Anything else
@@ -56,11 +58,12 @@ class BatchOutcome:
 
 class _Item(NamedTuple):
     message: Message
-    booking: dict
+    staged: StagedBooking
+    updated_at: datetime
 
 
 def decode(batch: Batch) -> tuple[list[_Item], list[Reject]]:
-    """Decoded bookings in batch order, and the messages that are not bookings we can order."""
+    """Staged bookings in batch order, and the messages that are not bookings we can order."""
     items: list[_Item] = []
     rejects: list[Reject] = []
     for message in batch.messages:
@@ -69,27 +72,39 @@ def decode(batch: Batch) -> tuple[list[_Item], list[Reject]]:
                                                         "the bookings topic carries only bookings")))
             continue
         try:
-            booking = decode_booking(message.value)
-        except PMSLoadError as exc:
-            rejects.append(Reject(message, exc))
+            staged = staged_booking(message.value)
+            updated_at = updated_at_key(staged.source_updated_at.decode())
+        except Exception:  # noqa: BLE001 - the slow path below says what is wrong, or raises
+            rejects.append(_not_stageable(message))
             continue
-        try:
-            updated_at_key(booking["source_updated_at"])
-        except ValueError as exc:
-            rejects.append(Reject(message, PMSLoadError(f"{exc}; it orders versions of a booking, "
-                                                        f"so it must be an ISO 8601 UTC time",
-                                                        field="source_updated_at"), booking))
-            continue
-        if booking["adults"] is None:
+        if not staged.has_adults:
             # Checked here rather than left to the NOT NULL constraint: a config that never
             # maps adults would otherwise make every batch bisect down to single rows.
+            booking = decode_booking(message.value)
             rejects.append(Reject(message, PMSLoadError(
                 f"booking {_cut(booking['hotel_id'])}/{_cut(booking['external_id'])}: adults is null, "
                 f"but the booking store requires it; map adults in the PMS config (a path, the "
                 f"count transform, or a default)", field="adults"), booking))
             continue
-        items.append(_Item(message, booking))
+        items.append(_Item(message, staged, updated_at))
     return items, rejects
+
+
+def _not_stageable(message: Message) -> Reject:
+    """Why ``staged_booking`` refused a message, in words: ``decode_booking`` reads it again
+    (only broken messages come here, so its cost does not matter)."""
+    try:
+        booking = decode_booking(message.value)
+    except PMSLoadError as exc:
+        return Reject(message, exc)
+    try:
+        updated_at_key(booking["source_updated_at"])
+    except ValueError as exc:
+        return Reject(message, PMSLoadError(f"{exc}; it orders versions of a booking, so it must "
+                                            f"be an ISO 8601 UTC time", field="source_updated_at"), booking)
+    # The two readers disagree: a bug. Dead-letter it (replayable) rather than guess.
+    return Reject(message, PMSLoadError("the loader's COPY reader refused a booking the Avro "
+                                        "reader accepts; report this message (a loader bug)"), booking)
 
 
 def store_batch(store: BookingStore, batch: Batch) -> BatchOutcome:
@@ -100,7 +115,8 @@ def store_batch(store: BookingStore, batch: Batch) -> BatchOutcome:
     """
     outcome = BatchOutcome(messages=len(batch))
     items, outcome.rejects = decode(batch)
-    keep = newest_per_key([item.booking for item in items])
+    keep = newest_per_key([((i.staged.hotel_id, i.staged.external_id), i.updated_at,
+                            i.staged.source_offset) for i in items])
     outcome.superseded = len(items) - len(keep)
     newest = [items[i] for i in keep]
     with store.conn.transaction():
@@ -113,11 +129,11 @@ def _upsert_isolating(store: BookingStore, items: Sequence[_Item], outcome: Batc
         return
     try:
         with store.conn.transaction():  # a savepoint: a failure here leaves the batch usable
-            result = store.upsert([item.booking for item in items])
+            result = store.upsert([item.staged.line for item in items])
     except _ROW_ERRORS as exc:
         if len(items) == 1:
-            outcome.rejects.append(Reject(items[0].message, _rejected(items[0].booking, exc),
-                                          items[0].booking))
+            booking = decode_booking(items[0].message.value)
+            outcome.rejects.append(Reject(items[0].message, _rejected(booking, exc), booking))
             return
         middle = len(items) // 2
         _upsert_isolating(store, items[:middle], outcome)
@@ -135,8 +151,8 @@ def _rejected(booking: dict, exc: Exception) -> PMSLoadError:
         if not column and diag.context:
             found = _COPY_COLUMN.search(diag.context)
             column = found.group(1) if found else None
-        if not column and exc.sqlstate is None:
-            column = _field_with_nul(booking)  # refused by the driver before Postgres saw it
+        if not column:
+            column = _field_with_nul(booking)  # Postgres names no column for a NUL byte
         reason = diag.message_primary or str(exc).splitlines()[0]
         extra = f" (constraint {diag.constraint_name})" if diag.constraint_name else ""
         code = f" [SQLSTATE {exc.sqlstate}]" if exc.sqlstate else ""

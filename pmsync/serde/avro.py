@@ -200,16 +200,16 @@ def decode_booking(data: bytes) -> dict:
 
 
 # How each value of a row is written, in schema order (fingerprint-checked above).
-_STRING, _OPTIONAL_STRING, _OPTIONAL_INT, _ENUM, _LONG = range(5)
-_ROW_KINDS: Final = (
-    _STRING, _ENUM, _STRING, _STRING,                                      # id, status, dates
-    _OPTIONAL_STRING, _OPTIONAL_STRING, _OPTIONAL_STRING, _OPTIONAL_STRING,  # guest
-    _OPTIONAL_STRING, _OPTIONAL_STRING, _OPTIONAL_INT, _OPTIONAL_INT,      # room, adults, children
-    _OPTIONAL_STRING, _OPTIONAL_STRING, _STRING,                           # amount, currency, updated
-    _STRING, _STRING, _STRING, _STRING, _STRING, _LONG, _LONG)             # lineage
+KIND_STRING, KIND_OPTIONAL_STRING, KIND_OPTIONAL_INT, KIND_ENUM, KIND_LONG = range(5)
+ROW_KINDS: Final = (
+    KIND_STRING, KIND_ENUM, KIND_STRING, KIND_STRING,                          # id, status, dates
+    KIND_OPTIONAL_STRING, KIND_OPTIONAL_STRING, KIND_OPTIONAL_STRING, KIND_OPTIONAL_STRING,  # guest
+    KIND_OPTIONAL_STRING, KIND_OPTIONAL_STRING, KIND_OPTIONAL_INT, KIND_OPTIONAL_INT,  # room, adults, children
+    KIND_OPTIONAL_STRING, KIND_OPTIONAL_STRING, KIND_STRING,                   # amount, currency, updated
+    KIND_STRING, KIND_STRING, KIND_STRING, KIND_STRING, KIND_STRING, KIND_LONG, KIND_LONG)  # lineage
 
 
-def _read_long(data: bytes, pos: int) -> tuple[int, int]:
+def read_long(data: bytes, pos: int) -> tuple[int, int]:
     """A zigzag varint at ``pos``: (value, position after it)."""
     byte = data[pos]
     n, shift = byte & 0x7F, 7
@@ -229,8 +229,8 @@ def _read_long(data: bytes, pos: int) -> tuple[int, int]:
 def _read_body(data: bytes, pos: int) -> tuple[list, int]:
     values: list = []
     append = values.append
-    for kind in _ROW_KINDS:
-        if kind == _OPTIONAL_STRING or kind == _OPTIONAL_INT:
+    for kind in ROW_KINDS:
+        if kind == KIND_OPTIONAL_STRING or kind == KIND_OPTIONAL_INT:
             branch = data[pos]
             pos += 1
             if branch == 0:
@@ -238,25 +238,25 @@ def _read_body(data: bytes, pos: int) -> tuple[list, int]:
                 continue
             if branch != 2:
                 raise ValueError(f"union branch {branch} is not null or a value")
-        if kind == _STRING or kind == _OPTIONAL_STRING:
+        if kind == KIND_STRING or kind == KIND_OPTIONAL_STRING:
             size = data[pos]
             if size < 0x80:  # a one-byte length (up to 63), read without the call
                 size = size >> 1 if not size & 1 else -1  # odd is negative: refused below
                 pos += 1
             else:
-                size, pos = _read_long(data, pos)
+                size, pos = read_long(data, pos)
             end = pos + size
             if size < 0 or end > len(data):
                 raise ValueError(f"string of {size} bytes at {pos} does not fit the message")
             append(data[pos:end].decode())
             pos = end
             continue
-        value, pos = _read_long(data, pos)
-        if kind == _ENUM:
+        value, pos = read_long(data, pos)
+        if kind == KIND_ENUM:
             if not 0 <= value < len(STATUSES):
                 raise ValueError(f"status index {value} is not a BookingStatus")
             value = STATUSES[value]
-        elif kind == _OPTIONAL_INT and not -2 ** 31 <= value < 2 ** 31:
+        elif kind == KIND_OPTIONAL_INT and not -2 ** 31 <= value < 2 ** 31:
             raise ValueError(f"{value} does not fit an Avro int")
         append(value)
     return values, pos

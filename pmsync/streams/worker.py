@@ -30,6 +30,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
 from pmsync.errors import PMSInternalError
+from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
 from pmsync.settings import Settings
 from pmsync.streams.registry import ConfigRegistry, follow_configs
@@ -70,7 +71,8 @@ class StreamWorker:
         consumer = AIOKafkaConsumer(
             self.spec.source, bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.group_id(self.spec.role), client_id=f"pmsync-{self.spec.role}",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_batch)
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_batch,
+            **BATCH_FETCH)
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
                                     enable_idempotence=True, linger_ms=5,
                                     max_batch_size=256 * 1024, client_id=f"pmsync-{self.spec.role}")

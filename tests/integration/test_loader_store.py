@@ -241,3 +241,17 @@ def test_rooms_pages_leave_space_for_in_place_updates(db):
     # Room updates touch no indexed column; free page space lets them be HOT (migration 0006).
     options = db.execute("SELECT reloptions FROM pg_class WHERE oid = 'rooms'::regclass").fetchone()[0]
     assert "fillfactor=70" in options
+
+
+def test_characters_copy_text_escapes_arrive_exactly_as_sent(store, db, hotel):
+    # The loader writes COPY text straight from the Avro bytes: every character COPY treats
+    # specially must still arrive as the PMS sent it, and "\N" as text must not become null.
+    odd = ["tab\there", "new\nline", "carriage\rreturn", "back\\slash", "\\N", "Zoë 😀 €"]
+    values = [make_booking(hotel, f"R-{i}\t{text}", room_type=text,
+                           guest={"first_name": text, "last_name": None, "email": None, "phone": "\\"})
+              for i, text in enumerate(odd)]
+    outcome = store_batch(store, batch_of(*values))
+    assert outcome.written == len(odd) and not outcome.rejects
+    rows = db.execute("SELECT external_id, room_type, guest_first_name, guest_last_name, guest_phone "
+                      "FROM bookings WHERE hotel_id = %s", (hotel,)).fetchall()
+    assert sorted(rows) == sorted((f"R-{i}\t{t}", t, t, None, "\\") for i, t in enumerate(odd))

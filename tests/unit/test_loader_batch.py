@@ -16,9 +16,8 @@ def msg(partition: int, offset: int, value: bytes | None = b"", topic: str = "bk
     return Message(topic, partition, offset, b"hotel", value, [])
 
 
-def version(external_id: str, updated_at: str, source_offset: int = 0, hotel: str = "h1") -> dict:
-    return {"hotel_id": hotel, "external_id": external_id, "source_updated_at": updated_at,
-            "source_offset": source_offset}
+def version(external_id: str, updated_at: str, source_offset: int = 0, hotel: str = "h1") -> tuple:
+    return (hotel, external_id), updated_at_key(updated_at), source_offset
 
 
 def test_batch_commits_the_offset_after_the_last_message_of_each_partition():

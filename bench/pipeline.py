@@ -13,7 +13,9 @@ On the running dev stack (``pmsync stack up``), in a throwaway database and topi
      - pipeline: `pmsync validator`, `pmsync mapper`, `pmsync loader` (one process each),
        timed the same way until all N bookings are rows in `bookings`;
      Rounds alternate the two because this machine is shared: its load drifts by tens of
-     percent over minutes, and alternating spreads that over both columns;
+     percent over minutes, and alternating spreads that over both columns. Progress is read
+     from the last stage's committed offsets (see ``Committed``), and the row counts are
+     checked once after each round;
   3. each worker alone on its filled input topic (the stage rates).
 Prints bookings/s and the ratio per round, from process start and in steady state (from the
 first row in Postgres to the last, which leaves start-up out), the median ratio, and each
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -113,14 +116,33 @@ class Timing:
         return total / (self.seconds - self.first_row)
 
 
-def timed(services, count_rows, total: int, timeout: float = 1800) -> Timing:
+class Committed:
+    """Messages a consumer group has committed, summed over partitions: how far the last stage
+    got. Polled instead of ``SELECT count(*)``: a count scans the whole growing table, and at 20
+    polls a second that took a large share of these 2 cores (more from the passthrough, whose
+    rows are wider and arrive faster). Both last stages commit right after their database
+    commit, and every round's topics are new, so offsets count rows from zero."""
+
+    def __init__(self, settings: Settings) -> None:
+        from kafka import KafkaAdminClient
+        self.admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="bench-progress")
+
+    def __call__(self, group: str) -> int:
+        offsets = self.admin.list_group_offsets(group).get(group, {})
+        return sum(o.offset for o in offsets.values() if o.offset > 0)
+
+    def close(self) -> None:
+        self.admin.close()
+
+
+def timed(services, progress: Callable[[], int], total: int, timeout: float = 1800) -> Timing:
     started = time.monotonic()
     first_row = None
     for svc in services:
         svc.start()
     try:
-        while (rows := count_rows()) < total:
-            if rows and first_row is None:
+        while (done := progress()) < total:
+            if done and first_row is None:
                 first_row = time.monotonic() - started
             if time.monotonic() - started > timeout:
                 raise SystemExit("timed out; logs:\n" + "\n".join(s.log_tail(10) for s in services))
@@ -276,15 +298,14 @@ def main() -> None:
         total = len(messages)
         print(f"produced {total:,} raw messages to {settings.topics.raw} ({settings.partitions} partitions)")
 
-        def count(table: str):
-            def rows() -> int:
-                with psycopg.connect(dsn) as conn:
-                    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            return rows
+        def count(table: str) -> int:
+            with psycopg.connect(dsn) as conn:
+                return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
         # Rounds alternate baseline and pipeline, so a neighbour's load or a checkpoint on this
         # shared machine falls on both alike; every round starts from empty tables.
         rounds: list[tuple[Timing, Timing]] = []
+        committed = Committed(settings)
         for number in range(1, args.rounds + 1):
             this = round_settings(settings, number)
             create_topics(this, topic_specs(this) + [TopicSpec(passthrough_topic(this), this.partitions)])
@@ -292,13 +313,17 @@ def main() -> None:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 conn.execute("TRUNCATE bookings, rooms, passthrough")
             base = timed([_Script("relay", this, run_dir), _Script("copier", this, run_dir)],
-                         count("passthrough"), total)
+                         lambda: committed(this.group_id("copier")), total)
             workers = [pipeline_service(n, this, run_dir, label=f"{n}-r{number}")
                        for n in ("validator", "mapper", "loader")]
-            pipe = timed(workers, count("bookings"), total)
+            pipe = timed(workers, lambda: committed(this.group_id("loader")), total)
+            for table in ("passthrough", "bookings"):  # a check, outside the timing
+                if (rows := count(table)) != total:
+                    raise SystemExit(f"round {number}: {rows:,} rows in {table}, expected {total:,}")
             rounds.append((base, pipe))
             print(f"round {number}: passthrough {base.rate(total):,.0f}/s, pipeline {pipe.rate(total):,.0f}/s "
                   f"({pipe.rate(total) / base.rate(total):.2f}x)", flush=True)
+        committed.close()
         stages = stage_rates(round_settings(settings, 1), run_dir, dsn)
     finally:
         with psycopg.connect(base_settings.database_url, autocommit=True) as conn:

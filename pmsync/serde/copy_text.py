@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from pmsync.booking import FIELDS, LINEAGE_FIELDS, STATUSES
-from pmsync.serde.avro import (HEADER_SIZE, MAGIC, FINGERPRINT, ROW_KINDS, KIND_ENUM, KIND_OPTIONAL_INT,
-                               KIND_OPTIONAL_STRING, KIND_STRING, read_long)
+from pmsync.serde.avro import (FINGERPRINT, HEADER_SIZE, KIND_LONG, KIND_OPTIONAL_INT,
+                               KIND_OPTIONAL_STRING, MAGIC, ROW_KINDS, STATUS_POSITION, read_fields)
 
 # Staging columns in the order the Avro body holds them ("guest.first_name" → guest_first_name).
 STAGE_COLUMNS: Final = tuple(name.replace(".", "_") for name in FIELDS + LINEAGE_FIELDS)
@@ -31,10 +31,11 @@ NULL: Final = b"\\N"
 _HEADER: Final = MAGIC + FINGERPRINT
 _STATUS_TEXT: Final = tuple(s.encode() for s in STATUSES)
 _SEPARATORS: Final = len(STAGE_COLUMNS) - 1
-_INT_RANGE: Final = range(-2 ** 31, 2 ** 31)
 _EXTERNAL_ID, _ADULTS, _UPDATED_AT = (STAGE_COLUMNS.index(c) for c in
                                       ("external_id", "adults", "source_updated_at"))
-_HOTEL_ID: Final = STAGE_COLUMNS.index("hotel_id")
+_HOTEL_ID, _OFFSET = STAGE_COLUMNS.index("hotel_id"), STAGE_COLUMNS.index("source_offset")
+_NULLABLE_OR_INT: Final = tuple(i for i, kind in enumerate(ROW_KINDS)
+                                if kind in (KIND_OPTIONAL_STRING, KIND_OPTIONAL_INT, KIND_LONG))
 # COPY text escapes (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format").
 _ESCAPES: Final = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\n", b"\\n"), (b"\r", b"\\r"))
 
@@ -54,53 +55,26 @@ def staged_booking(data: bytes) -> StagedBooking:
     """The COPY line of single-object encoded booking bytes (see the module docstring)."""
     if data[:HEADER_SIZE] != _HEADER:
         raise ValueError("not a booking of this schema")
-    parts: list[bytes] = []
-    append = parts.append
-    pos, nulls, offset = HEADER_SIZE, 0, 0
-    for kind in ROW_KINDS:
-        if kind == KIND_OPTIONAL_STRING or kind == KIND_OPTIONAL_INT:
-            branch = data[pos]
-            pos += 1
-            if branch == 0:
-                append(NULL)
-                nulls += 1
-                continue
-            if branch != 2:
-                raise ValueError(f"union branch {branch}")
-        if kind == KIND_STRING or kind == KIND_OPTIONAL_STRING:
-            size = data[pos]
-            if size < 0x80:
-                size = size >> 1 if not size & 1 else -1
-                pos += 1
-            else:
-                size, pos = read_long(data, pos)
-            end = pos + size
-            if size < 0 or end > len(data):
-                raise ValueError("string does not fit the message")
-            append(data[pos:end])
-            pos = end
-            continue
-        value, pos = read_long(data, pos)
-        if kind == KIND_ENUM:
-            if not 0 <= value < len(_STATUS_TEXT):
-                raise ValueError("status index")
-            append(_STATUS_TEXT[value])
-        else:
-            if kind == KIND_OPTIONAL_INT and value not in _INT_RANGE:
-                raise ValueError("int range")
-            append(b"%d" % value)
-            offset = value  # the last long is source_offset
-    if pos != len(data):
+    parts, end = read_fields(data, HEADER_SIZE)
+    if end != len(data):
         raise ValueError("bytes after the body")
+    nulls, offset = parts.count(None), parts[_OFFSET]
+    parts[STATUS_POSITION] = _STATUS_TEXT[parts[STATUS_POSITION]]
+    for position in _NULLABLE_OR_INT:
+        value = parts[position]
+        if value is None:
+            parts[position] = NULL
+        elif type(value) is int:
+            parts[position] = b"%d" % value
     line = b"\t".join(parts)
     # Nearly every line needs no escaping: check the whole line at once (memchr-fast) and
-    # escape field by field only when a value holds a tab, newline, CR or backslash.
-    if (line.count(b"\t") != _SEPARATORS or line.count(b"\\") != nulls
-            or b"\n" in line or b"\r" in line):
+    # escape field by field only when a value holds a tab, newline, CR or backslash (a value
+    # that reads "\N" is a different object from NULL, so it is escaped, not taken for null).
+    if line.count(b"\t") != _SEPARATORS or line.count(b"\\") != nulls or b"\n" in line or b"\r" in line:
         line = b"\t".join(p if p is NULL else _escape(p) for p in parts)
     line.decode()  # UTF-8 check, as decode_booking's str decoding does: UnicodeDecodeError
-    return StagedBooking(line, parts[_HOTEL_ID], parts[_EXTERNAL_ID], parts[_UPDATED_AT], offset,
-                         parts[_ADULTS] is not NULL)
+    return StagedBooking(line, parts[_HOTEL_ID], parts[_EXTERNAL_ID], parts[_UPDATED_AT],
+                         offset, parts[_ADULTS] is not NULL)
 
 
 def copy_line(booking: dict) -> bytes:

@@ -49,6 +49,7 @@ from pmsync.config_store import publish_configs  # noqa: E402
 from pmsync.db.connect import with_database  # noqa: E402
 from pmsync.db.migrate import migrate  # noqa: E402
 from pmsync.kafka import headers as h  # noqa: E402
+from pmsync.kafka.consumers import BATCH_FETCH  # noqa: E402
 from pmsync.kafka.topics import TopicSpec, create_topics, topic_specs  # noqa: E402
 from pmsync.runner import pipeline_service  # noqa: E402
 from pmsync.settings import Settings, Topics  # noqa: E402
@@ -176,7 +177,7 @@ async def relay(settings: Settings) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     consumer = AIOKafkaConsumer(settings.topics.raw, bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=settings.group_id("relay"), enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_poll_records=2000)
+                                auto_offset_reset="earliest", max_poll_records=2000, **BATCH_FETCH)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
                                 max_batch_size=256 * 1024)
     await consumer.start()
@@ -194,7 +195,8 @@ async def copier(settings: Settings) -> None:
     from aiokafka import AIOKafkaConsumer
     consumer = AIOKafkaConsumer(passthrough_topic(settings), bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=settings.group_id("copier"), enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_poll_records=5000)
+                                auto_offset_reset="earliest", max_poll_records=5000,
+                                **BATCH_FETCH)  # the loader's fetch settings: the same client work
     await consumer.start()
     with psycopg.connect(settings.database_url) as conn:
         while True:

@@ -23,10 +23,12 @@ from pmsync.settings import Settings
 
 # Every API connection works in UTC (timestamps leave as ...Z) and no statement may hold a
 # connection for long: a slow query answers 503 instead of stalling a worker.
-# Custom plans always: psycopg prepares a statement after a few runs, and Postgres' generic
-# plan for the filtered list cannot see the check_in range, so it picked the check_in index
-# plus a sort over the whole range (88 ms on a 100k-booking hotel) instead of walking the
-# keyset index (3 ms). Planning with the real values costs about 1 ms.
+# Custom plans by default: psycopg prepares a statement after a few runs, and Postgres'
+# generic plan for the filtered list cannot see the check_in range, so it picked the check_in
+# index plus a sort over the whole range (88 ms on a 100k-booking hotel) instead of walking the
+# keyset index (3 ms). Planning with the real values costs about 0.1 ms of the backend's CPU
+# per statement, so a read whose generic plan is always right asks for it per transaction
+# (``auth.hotel_reads(..., generic_plans=True)``: the unfiltered bookings list).
 _CONNECTION_OPTIONS = "-c timezone=UTC -c statement_timeout=10000 -c plan_cache_mode=force_custom_plan"
 
 

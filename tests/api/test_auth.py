@@ -125,3 +125,29 @@ def test_the_tenant_lasts_for_one_request_only(settings, seed):
                                 ).fetchone() in (("", "", 0), (None, None, 0))
     finally:
         app.extensions["pmsync_pool"].close()
+
+
+def test_generic_plans_are_asked_for_one_transaction_only(settings, seed):
+    """An unfiltered list reuses its prepared generic plan (its best plan does not depend on
+    the values); the setting ends with the transaction, so the connection keeps planning
+    every other read (filtered lists, admin routes) with its values."""
+    hotel = seed.hotel()
+    seed.bookings(hotel, 3)
+    key = seed.key(hotel)
+    app = create_app(settings, pool_size=1)
+    try:
+        client = app.test_client()
+        # psycopg prepares a statement once it has run a few times on a connection.
+        for _ in range(8):
+            assert len(client.get(LIST, query_string={"limit": 2}, headers=bearer(key)).json["data"]) == 2
+            assert client.get(LIST, query_string={"status": "CONFIRMED"}, headers=bearer(key)).json["data"]
+        with app.app_context(), app.extensions["pmsync_pool"].connection() as conn:
+            assert conn.execute("SHOW plan_cache_mode").fetchone() == ("force_custom_plan",)
+            plans = conn.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements "
+                                 "WHERE statement LIKE '%FROM bookings%'").fetchall()
+        unfiltered = [p for p in plans if "b.status =" not in p[0]]
+        filtered = [p for p in plans if "b.status =" in p[0]]
+        assert unfiltered and all(generic > 0 and custom == 0 for _, generic, custom in unfiltered)
+        assert filtered and all(generic == 0 and custom > 0 for _, generic, custom in filtered)
+    finally:
+        app.extensions["pmsync_pool"].close()

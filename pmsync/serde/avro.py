@@ -227,10 +227,10 @@ def read_long(data: bytes, pos: int) -> tuple[int, int]:
     return (n >> 1) ^ -(n & 1), pos
 
 
-def read_fields(data: bytes, pos: int, null: Any = None) -> tuple[list, int]:
+def read_fields(data: bytes, pos: int) -> tuple[list, int]:
     """The body's values in schema order and the position after them. Strings stay raw UTF-8
     bytes (undecoded: the loader writes them to COPY as they are), the status is its symbol's
-    index, and a null union value is ``null``. ValueError or IndexError if the bytes are not
+    index, and a null union value is None. ValueError or IndexError if the bytes are not
     such a body; every check is here, so both readers (``decode_booking`` and
     ``pmsync.serde.copy_text``) refuse the same messages."""
     values: list = []
@@ -240,7 +240,7 @@ def read_fields(data: bytes, pos: int, null: Any = None) -> tuple[list, int]:
             branch = data[pos]
             pos += 1
             if branch == 0:
-                append(null)
+                append(None)
                 continue
             if branch != 2:
                 raise ValueError(f"union branch {branch} is not null or a value")

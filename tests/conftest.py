@@ -62,10 +62,11 @@ def settings(services: Services, database: Database) -> Settings:
 
 
 @pytest.fixture
-def topics(settings: Settings) -> Topics:
-    from pmsync.kafka.topics import create_topics
+def topics(settings: Settings) -> Iterator[Topics]:
+    from pmsync.kafka.topics import create_topics, delete_topics
     create_topics(settings)
-    return settings.topics
+    yield settings.topics
+    delete_topics(settings)
 
 
 @pytest.fixture

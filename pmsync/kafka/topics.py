@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -52,6 +52,19 @@ def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> d
             wait_until(lambda: _have_leaders(admin, [s.name for s in missing]), timeout=30,
                        what="leaders for the new topics' partitions", interval=0.1)
         return outcome
+    finally:
+        admin.close()
+
+
+def delete_topics(settings: Settings) -> None:
+    """Delete the settings' topics that exist: for throwaway topic sets (tests, benchmarks).
+    A broker left with thousands of dead partitions spends CPU on them on every request."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-admin")
+    try:
+        names = {getattr(settings.topics, f.name) for f in fields(settings.topics)}
+        existing = names & set(admin.list_topics())
+        if existing:
+            admin.delete_topics(sorted(existing))
     finally:
         admin.close()
 

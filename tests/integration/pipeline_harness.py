@@ -19,7 +19,7 @@ import psycopg
 from pmsync.config import load_config_dir
 from pmsync.config_store import publish_configs
 from pmsync.fetching.runner import Fetcher
-from pmsync.kafka.topics import create_topics
+from pmsync.kafka.topics import create_topics, delete_topics
 from pmsync.runner import COMMANDS, Service, service
 from pmsync.settings import Settings
 from pmsync.simlink import register_hotels, sim_get, sim_post
@@ -83,6 +83,7 @@ class Pipeline:
     def stop(self) -> None:
         for svc in self.services.values():
             svc.stop(timeout=20)
+        delete_topics(self.settings)
 
     # -- driving ---------------------------------------------------------------------------
     def fetch(self, hotel_ids: list[str] | None = None) -> list:

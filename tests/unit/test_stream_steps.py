@@ -49,9 +49,20 @@ def _valid(registry, records) -> dict:
 def test_validate_passes_the_bytes_on_with_the_raw_position(registry, records):
     value = orjson.dumps(_valid(registry, records))
     routed = validate_step(registry, _message(value))
-    assert routed.ok and routed.value == value and routed.hotel_id == "hotel-7"
+    assert routed.ok and routed.value == value
     headers = dict(routed.headers)
     assert (headers[h.RAW_TOPIC], headers[h.RAW_PARTITION], headers[h.RAW_OFFSET]) == (b"pms.raw.v1", b"2", b"41")
+
+
+def test_validate_replaces_an_earlier_raw_position(registry, records):
+    # A message replayed to the raw topic may still carry the position of its first trip.
+    stale = [(h.HOTEL_ID, b"hotel-7"), (h.PMS_TYPE, b"cloudbeds"), (h.PMS_VERSION, b"1.2"),
+             (h.RAW_TOPIC, b"old.raw"), (h.RAW_PARTITION, b"0"), (h.RAW_OFFSET, b"7")]
+    routed = validate_step(registry, _message(orjson.dumps(_valid(registry, records)), stale, offset=99))
+    assert routed.ok
+    assert [(k, v) for k, v in routed.headers if k.startswith("pms.raw.")] == \
+        [(h.RAW_TOPIC, b"pms.raw.v1"), (h.RAW_PARTITION, b"2"), (h.RAW_OFFSET, b"99")]
+    assert stale[3:] == [(h.RAW_TOPIC, b"old.raw"), (h.RAW_PARTITION, b"0"), (h.RAW_OFFSET, b"7")]  # not mutated
 
 
 def test_validate_rejects_a_schema_violation_with_the_original_bytes(registry, records):

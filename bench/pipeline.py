@@ -52,6 +52,7 @@ from pmsync.kafka import headers as h  # noqa: E402
 from pmsync.kafka.consumers import BATCH_FETCH  # noqa: E402
 from pmsync.kafka.topics import TopicSpec, create_topics, topic_specs  # noqa: E402
 from pmsync.runner import pipeline_service  # noqa: E402
+from pmsync.runtime import tune_for_batches  # noqa: E402
 from pmsync.settings import Settings, Topics  # noqa: E402
 
 
@@ -272,6 +273,8 @@ def main() -> None:
     parser.add_argument("--role", choices=["relay", "copier"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     base_settings = Settings.from_env()
+    if args.role:
+        tune_for_batches()  # the workers' interpreter settings (pmsync/runtime.py), for a like-for-like ratio
     if args.role == "relay":
         asyncio.run(relay(base_settings))
         return

@@ -32,6 +32,7 @@ from prometheus_client import Counter, Histogram, start_http_server
 from pmsync.errors import PMSInternalError
 from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
+from pmsync.runtime import tune_for_batches
 from pmsync.settings import Settings
 from pmsync.streams.registry import ConfigRegistry, follow_configs
 from pmsync.streams.steps import Message, Routed
@@ -225,6 +226,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = 
     """Run one worker in this process until SIGTERM/SIGINT; the current batch finishes first."""
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
+    tune_for_batches()
 
     async def main() -> None:
         worker = StreamWorker(settings, spec)

@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 
 from pmsync.db.migrate import migrate
 from pmsync.loader.consume import Loader, LoaderOptions
+from pmsync.runtime import tune_for_batches
 from pmsync.settings import Settings
 
 log = logging.getLogger("pmsync.loader")
@@ -37,6 +38,7 @@ def run(settings: Settings, options: LoaderOptions, *, metrics_port: int | None 
         start_http_server(metrics_port)
         log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
     loader = Loader(settings, options, stop)
+    tune_for_batches()
     try:
         loader.run()
     finally:

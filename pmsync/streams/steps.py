@@ -106,7 +106,12 @@ def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
                            _int_header(headers, RAW_OFFSET, msg.offset))
     except PMSError as error:
         return _reject(msg, error, compiled)
-    return Routed(True, value, msg.headers)
+    out = msg.headers
+    if h.CONTEXT in headers:
+        # The lookup context is raw PMS data (a customer record, say) that mapping read and
+        # sanitized what it needed from; it must not ride along on the clean topic.
+        out = [(k, v) for k, v in out if k != h.CONTEXT]
+    return Routed(True, value, out)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -99,6 +99,18 @@ def test_map_writes_the_canonical_booking_with_lineage_from_the_raw_position(reg
         ("pms.raw.v1", 5, 1234567)
 
 
+def test_map_leaves_the_raw_lookup_context_off_the_clean_topic(registry, records):
+    # The context is raw PMS data (whole customer records); only what mapping took from it,
+    # sanitized, belongs on the bookings topic. A reject keeps it, so a replay can map again.
+    record = _valid(registry, records)
+    headers = [(h.HOTEL_ID, b"hotel-7"), (h.PMS_TYPE, b"cloudbeds"), (h.PMS_VERSION, b"1.2"),
+               (h.CONTEXT, b'{"Customers": [{"Id": "c1", "Passport": "X123"}]}')]
+    routed = map_step(registry, _message(orjson.dumps(record), headers))
+    assert routed.ok and [k for k, _ in routed.headers] == [h.HOTEL_ID, h.PMS_TYPE, h.PMS_VERSION]
+    rejected = map_step(registry, _message(b'"not an object"', headers))
+    assert not rejected.ok and dict(rejected.headers)[h.CONTEXT] == headers[3][1]
+
+
 def test_map_rejects_a_broken_raw_offset_header_instead_of_guessing(registry, records):
     headers = [(h.HOTEL_ID, b"hotel-7"), (h.PMS_TYPE, b"cloudbeds"), (h.PMS_VERSION, b"1.2"),
                (h.RAW_OFFSET, b"twelve")]

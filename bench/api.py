@@ -97,7 +97,11 @@ def prepare_database(settings, bookings: int, hotels: int) -> str:
             with psycopg.connect(dsn) as conn:
                 meta = conn.execute("SELECT bookings, hotels FROM bench_meta").fetchone()
             if meta == (bookings, hotels):
-                print(f"reusing database {DB_NAME} ({bookings:,} bookings, {hotels:,} hotels)")
+                # A database kept by an earlier run gets the migrations added since (the API
+                # code expects them), never a reload.
+                applied = migrate(dsn)
+                print(f"reusing database {DB_NAME} ({bookings:,} bookings, {hotels:,} hotels)"
+                      + (f"; applied {', '.join(applied)}" if applied else ""))
                 return dsn
         except psycopg.Error:
             pass

@@ -6,8 +6,9 @@ person chose, which are guessable; a 256-bit random key cannot be guessed from i
 fast hash lets every request find its key with one indexed equality look-up. The plain key is
 returned once, at creation, and is never stored or logged.
 
-This module uses the owner DSN (the API role cannot read ``api_keys``). It must never log or
-return a key except the one ``create_key`` result.
+This module uses the owner DSN (the API role can only look up the key it presents in
+``api_keys``, never list or write keys). It must never log or return a key except the one
+``create_key`` result.
 """
 
 from __future__ import annotations

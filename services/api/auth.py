@@ -1,8 +1,10 @@
 """Bearer-key authentication and the tenant scope of each request.
 
-The key's hash is resolved by ``pmsync_authenticate`` (the API role cannot read ``api_keys``),
-and in the same statement the transaction is told the tenant for row-level security. So a
-hotel key's queries can only ever see its hotel's rows, whatever the code asks for.
+The key's hash is put in the transaction (``pmsync.key_hash``), which is all that lets the API
+role see that one key's row of ``api_keys`` (row-level security, migration 0008: it can never
+list keys or read a hash it does not hold); the look-up then tells the transaction the tenant
+for row-level security. So a hotel key's queries can only ever see its hotel's rows, whatever
+the code asks for.
 
 Two ways in:
 - ``hotel_reads(statements)`` for the hot hotel routes: authentication and the reads go to
@@ -27,24 +29,36 @@ from typing import Callable, Literal, TypeVar
 from flask import g, request
 
 from pmsync.apikeys import hash_key, is_well_formed
-from services.api.db import connection
+from services.api.db import connection, run_pipeline
 from services.api.errors import ApiError
 
 Scope = Literal["hotel", "admin"]
 F = TypeVar("F", bound=Callable)
 
+# Authentication is two statements of one transaction. The first shows the API role the row
+# of the key it holds (the api_keys policy compares key_hash to this transaction-local
+# setting) and has the look-up reuse its prepared generic plan: its one plan is the key_hash
+# index whatever the key, and planning it per request cost the backend 0.05 ms, as much as
+# running it (bench/api.py's database, 2026-11-26).
+_PRESENT_KEY = """
+SELECT set_config('pmsync.key_hash', %(key_hash)s, true),
+       set_config('plan_cache_mode', 'force_generic_plan', true)
+"""
+# The look-up names the hash and revocation itself too, so it finds the one right key even on
+# a connection that row-level security does not restrict (a misconfigured owner DSN).
 # The tenant is set only when the key's kind matches the route's scope: a mismatched key
 # leaves both settings empty, so the policies show it nothing even before the 403.
 # A valid key's row also sets how the transaction's later statements are planned (see
 # ``hotel_reads``); like the tenant, the setting ends with the transaction.
 _AUTHENTICATE = """
-SELECT a.key_id, a.hotel_id, a.is_admin,
+SELECT a.id, a.hotel_id, a.is_admin,
        set_config('pmsync.hotel_id',
                   CASE WHEN %(scope)s = 'hotel' AND NOT a.is_admin THEN a.hotel_id ELSE '' END, true),
        set_config('pmsync.role',
                   CASE WHEN %(scope)s = 'admin' AND a.is_admin THEN 'admin' ELSE '' END, true),
        set_config('plan_cache_mode', %(plan_cache_mode)s, true)
-  FROM pmsync_authenticate(%(key_hash)s) AS a
+  FROM api_keys AS a
+ WHERE a.key_hash = %(key_hash)s AND a.revoked_at IS NULL
 """
 # The connection's default (db.py); "force_generic_plan" only for reads whose generic plan is
 # known to be right whatever the values (see ``hotel_reads``).
@@ -82,6 +96,10 @@ def key_hash() -> str:
     return hash_key(_bearer_key())
 
 
+def _auth_params(scope: Scope, hashed_key: str, plan_cache_mode: str) -> dict[str, str]:
+    return {"scope": scope, "key_hash": hashed_key, "plan_cache_mode": plan_cache_mode}
+
+
 def _principal(row: tuple | None, scope: Scope) -> Principal:
     if row is None:
         raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
@@ -102,19 +120,16 @@ def hotel_reads(hashed_key: str, statements: list[tuple[str, dict]], *,
     ``generic_plans``: the statements reuse their prepared generic plan instead of being
     planned again with each request's values (planning was about a quarter of the database's
     work for a page). Only for statements whose best plan does not depend on the values."""
+    params = _auth_params("hotel", hashed_key, GENERIC_PLANS if generic_plans else CUSTOM_PLANS)
     with connection() as conn:
-        # The connection is in autocommit mode and nothing in the block syncs (no commit, no
-        # fetch): the extended protocol runs every statement up to the pipeline's one Sync, at
-        # its exit, as one implicit transaction. So the reads see the tenant authentication
-        # set, and the Sync ends the transaction and with it the tenant. An unknown key sets no
-        # tenant (the reads see nothing); an error skips the rest and the Sync rolls back.
-        with conn.pipeline():
-            auth = conn.execute(_AUTHENTICATE, {
-                "scope": "hotel", "key_hash": hashed_key,
-                "plan_cache_mode": GENERIC_PLANS if generic_plans else CUSTOM_PLANS})
-            cursors = [conn.execute(sql, params) for sql, params in statements]
-        principal = _principal(auth.fetchone(), "hotel")
-        results = [cur.fetchall() for cur in cursors]
+        # The connection is in autocommit mode: the extended protocol runs every statement up
+        # to the pipeline's one Sync as one implicit transaction. So the reads see the tenant
+        # authentication set, and the Sync ends the transaction and with it the tenant. An
+        # unknown key sets no tenant (the reads see nothing); an error skips the rest and the
+        # Sync rolls back.
+        _, keys, *results = run_pipeline(conn, [(_PRESENT_KEY, params), (_AUTHENTICATE, params),
+                                                *statements])
+    principal = _principal(keys[0] if keys else None, "hotel")
     for rows in results:
         if any(row[0] != principal.hotel_id for row in rows):
             raise RuntimeError("a read returned a row of another hotel; refusing the response")
@@ -129,9 +144,12 @@ def requires(scope: Scope) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             hashed = key_hash()
+            params = _auth_params(scope, hashed, CUSTOM_PLANS)
             with connection() as conn, conn.transaction():
-                row = conn.execute(_AUTHENTICATE, {"scope": scope, "key_hash": hashed,
-                                                   "plan_cache_mode": CUSTOM_PLANS}).fetchone()
+                with conn.pipeline():  # both statements in one round trip
+                    conn.execute(_PRESENT_KEY, params)
+                    auth = conn.execute(_AUTHENTICATE, params)
+                row = auth.fetchone()
                 principal = _principal(row, scope)
                 g.principal = principal
                 g.conn = conn

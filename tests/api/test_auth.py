@@ -137,7 +137,7 @@ def test_generic_plans_are_asked_for_one_transaction_only(settings, seed):
     app = create_app(settings, pool_size=1)
     try:
         client = app.test_client()
-        # psycopg prepares a statement once it has run a few times on a connection.
+        # Hotel reads are prepared on first use (db.run_pipeline); several runs of each.
         for _ in range(8):
             assert len(client.get(LIST, query_string={"limit": 2}, headers=bearer(key)).json["data"]) == 2
             assert client.get(LIST, query_string={"status": "CONFIRMED"}, headers=bearer(key)).json["data"]
@@ -151,3 +151,34 @@ def test_generic_plans_are_asked_for_one_transaction_only(settings, seed):
         assert filtered and all(generic == 0 and custom > 0 for _, generic, custom in filtered)
     finally:
         app.extensions["pmsync_pool"].close()
+
+
+def test_the_api_role_sees_only_the_key_row_whose_hash_it_presents(database, seed):
+    """Authentication reads api_keys as the API role: row-level security shows it the row of
+    the hash it put in the transaction, only while the key is active, and never lets it list
+    keys, read another key's hash or read the columns authentication does not need."""
+    hotel = seed.hotel()
+    mine = create_key(database.dsn, hotel_id=hotel)
+    other = create_key(database.dsn, hotel_id=hotel)
+    admin = create_key(database.dsn, admin=True)
+    with psycopg.connect(database.api_dsn, autocommit=True) as api:
+        assert api.execute("SELECT count(*) FROM api_keys").fetchone() == (0,)
+        with api.transaction():
+            api.execute("SELECT set_config('pmsync.key_hash', %s, true)", (hash_key(mine.key),))
+            # Whatever the query asks for, only the presented key's row is there.
+            assert api.execute("SELECT id, key_hash, hotel_id, is_admin FROM api_keys "
+                               "WHERE key_hash <> '' OR is_admin OR key_hash IS NULL").fetchall() \
+                == [(mine.id, hash_key(mine.key), hotel, False)]
+            assert api.execute("SELECT count(*) FROM api_keys WHERE id IN (%s, %s)",
+                               (other.id, admin.id)).fetchone() == (0,)
+        # The setting ends with its transaction.
+        assert api.execute("SELECT count(*) FROM api_keys").fetchone() == (0,)
+        for hidden in ("key_prefix", "name", "created_at", "*"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                api.execute(f"SELECT {hidden} FROM api_keys")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            api.execute("UPDATE api_keys SET revoked_at = NULL")
+        assert revoke_key(database.dsn, mine.prefix)
+        with api.transaction():
+            api.execute("SELECT set_config('pmsync.key_hash', %s, true)", (hash_key(mine.key),))
+            assert api.execute("SELECT count(*) FROM api_keys").fetchone() == (0,)

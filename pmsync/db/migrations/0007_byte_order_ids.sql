@@ -29,3 +29,9 @@ SELECT hotel_id, external_id, guest_first_name AS first_name, guest_last_name AS
        guest_email AS email, guest_phone AS phone, loaded_at AS updated_at
   FROM bookings;
 GRANT SELECT ON guests TO pmsync_api;
+
+-- A column's statistics go with its old type. Without them the planner misjudged the API's
+-- filtered list on a 1M-row table (deep filtered page p99 ~50 ms -> 250 ms until analyzed),
+-- so the migration gathers them again rather than wait for autovacuum.
+ANALYZE bookings;
+ANALYZE rooms;

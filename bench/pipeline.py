@@ -50,7 +50,7 @@ from pmsync.db.connect import with_database  # noqa: E402
 from pmsync.db.migrate import migrate  # noqa: E402
 from pmsync.kafka import headers as h  # noqa: E402
 from pmsync.kafka.consumers import BATCH_FETCH  # noqa: E402
-from pmsync.kafka.topics import TopicSpec, create_topics, topic_specs  # noqa: E402
+from pmsync.kafka.topics import TopicSpec, create_topics, delete_topics, topic_specs  # noqa: E402
 from pmsync.runner import pipeline_service  # noqa: E402
 from pmsync.runtime import tune_for_batches  # noqa: E402
 from pmsync.settings import Settings, Topics  # noqa: E402
@@ -340,14 +340,10 @@ def main() -> None:
                     break
                 except psycopg.errors.ObjectInUse:
                     time.sleep(1)
-        from kafka import KafkaAdminClient
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
         try:
-            admin.delete_topics([getattr(settings.topics, f.name) for f in dataclasses.fields(Topics)]
-                                + created_topics)
+            delete_topics(settings, also=created_topics)
         except Exception:  # noqa: BLE001 - best-effort clean-up of throwaway topics
             pass
-        admin.close()
 
     print(f"\nmachine: {os.cpu_count()} cores; {total:,} bookings, {args.hotels:,} hotels, "
           f"{len(load_config_dir(ROOT / 'pms_configs'))} PMS configs; timed from process start")

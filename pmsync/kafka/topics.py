@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from kafka import KafkaAdminClient
@@ -56,12 +57,13 @@ def create_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> d
         admin.close()
 
 
-def delete_topics(settings: Settings) -> None:
-    """Delete the settings' topics that exist: for throwaway topic sets (tests, benchmarks).
-    A broker left with thousands of dead partitions spends CPU on them on every request."""
+def delete_topics(settings: Settings, also: Iterable[str] = ()) -> None:
+    """Delete the settings' topics (and ``also``) that exist: for throwaway topic sets (tests,
+    benchmarks). A broker left with thousands of dead partitions spends CPU on them on every
+    request."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-admin")
     try:
-        names = {getattr(settings.topics, f.name) for f in fields(settings.topics)}
+        names = {getattr(settings.topics, f.name) for f in fields(settings.topics)} | set(also)
         existing = names & set(admin.list_topics())
         if existing:
             admin.delete_topics(sorted(existing))

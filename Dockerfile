@@ -7,6 +7,10 @@ COPY services ./services
 COPY schemas ./schemas
 COPY pms_configs ./pms_configs
 # Editable: pmsync reads schemas/ and pms_configs/ from the project folder (REPO_ROOT = /app).
-RUN pip install --no-cache-dir -e . && useradd --system pmsync
+# gcc only for `pmsync compile` (the per-record modules as C extensions, pmsync/compiled.py).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install --no-cache-dir -e '.[compiled]' && pmsync compile \
+ && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* build/compiled/c build/compiled/tmp \
+ && useradd --system pmsync
 USER pmsync
 ENTRYPOINT ["pmsync"]

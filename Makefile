@@ -14,10 +14,12 @@ demo: bootstrap
 demo-down: bootstrap
 	$(PMSYNC) demo --down
 
-## Run every test against a real Kafka and Postgres, then every shipped config's golden sample.
+## Run every test against a real Kafka and Postgres (on the compiled per-record modules), the
+## unit tests again on their plain Python, then every shipped config's golden sample.
 test: bootstrap
 	$(PMSYNC) stack up
 	.venv/bin/pytest
+	PMSYNC_COMPILED=0 .venv/bin/pytest -q tests/unit
 	$(PMSYNC) config test pms_configs
 
 bench: bootstrap

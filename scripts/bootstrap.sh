@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a fresh clone runnable: a Python 3.11 virtualenv with pmsync and its pinned
-# dependencies. Kafka, Postgres and the JDK are installed by `pmsync stack up` when missing.
+# dependencies, and its per-record modules compiled (gcc). Kafka, Postgres and the JDK are
+# installed by `pmsync stack up` when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,8 @@ stamp=.venv/.pmsync-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,compiled]'
   echo "$want" > "$stamp"
 fi
+# The per-record modules, compiled (pmsync/compiled.py); quick when nothing changed.
+.venv/bin/pmsync compile

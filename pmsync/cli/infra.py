@@ -77,6 +77,15 @@ def db_migrate(ctx: Context) -> None:
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
+@main.command("compile")
+def compile_modules() -> None:
+    """Compile the per-record modules with Cython (see pmsync/compiled.py); skips current ones."""
+    from pmsync.compiled import BUILD_DIR, MODULES, build
+    built = build()
+    click.echo(f"compiled {len(built)} of {len(MODULES)} modules into {BUILD_DIR}"
+               + ("" if built else " (all were current)"))
+
+
 @main.command("settings")
 @pass_context
 def show_settings(ctx: Context) -> None:

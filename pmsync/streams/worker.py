@@ -29,6 +29,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
+from pmsync.compiled import log_status
 from pmsync.errors import PMSInternalError
 from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
@@ -226,6 +227,7 @@ def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = 
     """Run one worker in this process until SIGTERM/SIGINT; the current batch finishes first."""
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
+    log_status(log)
     tune_for_batches()
 
     async def main() -> None:

@@ -13,6 +13,7 @@ import threading
 
 from prometheus_client import start_http_server
 
+from pmsync.compiled import log_status
 from pmsync.db.migrate import migrate
 from pmsync.loader.consume import Loader, LoaderOptions
 from pmsync.runtime import tune_for_batches
@@ -38,6 +39,7 @@ def run(settings: Settings, options: LoaderOptions, *, metrics_port: int | None 
         start_http_server(metrics_port)
         log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
     loader = Loader(settings, options, stop)
+    log_status(log)
     tune_for_batches()
     try:
         loader.run()

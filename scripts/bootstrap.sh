@@ -29,5 +29,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[test,compiled]'
   echo "$want" > "$stamp"
 fi
-# The per-record modules, compiled (pmsync/compiled.py); quick when nothing changed.
+# The per-record modules, compiled (pmsync/compiled.py); quick when nothing changed. Needs a C
+# compiler and the Python headers, installed here when missing (as root with apt-get).
+if ! command -v gcc >/dev/null 2>&1 ||
+   ! .venv/bin/python -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev python3.11-dev >/dev/null
+  else
+    echo "pmsync compile needs gcc and the Python 3.11 headers (python3.11-dev)" >&2; exit 1
+  fi
+fi
 .venv/bin/pmsync compile

@@ -29,7 +29,9 @@ def test_every_listed_module_runs_in_the_form_this_run_asked_for():
     if ENABLED:
         # `make test` builds first (scripts/bootstrap.sh): a module left plain here means the
         # benchmarks and services would not run what the tests tested.
-        assert now["compiled"] == list(compiled.MODULES), f"not compiled: {now['plain']}, stale: {now['stale']}"
+        assert now["compiled"] == list(compiled.MODULES), (
+            f"running as plain Python: {now['plain']} (changed since the build: {now['stale']}); "
+            "run `pmsync compile` (make does), or PMSYNC_COMPILED=0 to test the plain modules")
         assert now["stale"] == []
     else:
         assert now["compiled"] == [] and now["plain"] == list(compiled.MODULES)

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from kafka.errors import KafkaError
 from flask import Flask, Response
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -25,12 +24,14 @@ JSON_OPTIONS = orjson.OPT_UTC_Z
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def invalid_parameter(name: str, message: str) -> ApiError:
@@ -62,7 +63,7 @@ def _http_code(exc: HTTPException) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        headers = {"WWW-Authenticate": 'Bearer realm="pmsync"'} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer realm="pmsync"'} if exc.status == 401 else exc.headers
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.errorhandler(HTTPException)
@@ -83,13 +84,6 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(503, "database_unavailable",
                               "the database is not reachable; retry later", None,
                               {"Retry-After": "5"})
-
-    @app.errorhandler(KafkaError)
-    def _kafka_down(exc: KafkaError) -> Response:
-        log.warning("kafka unavailable", extra={"error_class": type(exc).__name__})
-        return error_response(503, "kafka_unavailable",
-                              "Kafka did not accept the messages; nothing was lost, retry later",
-                              None, {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

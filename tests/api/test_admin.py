@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -12,6 +15,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from pmsync.errors import ConfigError, PMSDataValidationError, PMSMappingError
+from services.api import create_app
 from tests.api.conftest import BASE_TIME, bearer
 
 
@@ -60,6 +64,37 @@ def test_dlq_replay_sends_messages_back_to_the_raw_topic(client, seed, settings,
     replayed = db.execute("SELECT count(*) FROM dlq_messages WHERE id = ANY(%s) AND replay_count = 1",
                           ([first, second],)).fetchone()[0]
     assert replayed == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dlq_replay_while_kafka_is_down_is_a_503_to_retry_and_marks_nothing(seed, settings, db):
+    down = dataclasses.replace(settings, kafka_bootstrap=f"127.0.0.1:{_closed_port()}")
+    app = create_app(down, pool_size=1)
+    try:
+        dlq_id = seed.dlq(seed.hotel(), value=b'{"n": 1}')
+        response = app.test_client().post("/api/admin/dlq/replay", json={"ids": [dlq_id]},
+                                          headers=bearer(seed.key(admin=True)))
+    finally:
+        app.extensions["pmsync_pool"].close()
+    assert response.status_code == 503, response.json
+    assert response.json["error"]["code"] == "kafka_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert db.execute("SELECT replay_count, replayed_at FROM dlq_messages WHERE id = %s",
+                      (dlq_id,)).fetchone() == (0, None)
+
+
+def test_api_workers_do_not_load_kafka_until_a_route_publishes():
+    # kafka-python costs ~0.45 s of CPU to import; only DLQ replay and config publish need it.
+    code = ("import sys; from services.api import create_app; "
+            "print(any(m == 'kafka' or m.startswith('kafka.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
 
 
 def test_dlq_replay_of_only_unknown_ids_replays_nothing(client, seed):

@@ -43,9 +43,9 @@ def test_every_operation_conforms_to_the_openapi_document(case, app, keys, topic
     # 4xx: the "positive data accepted" check is left out.
     # "Negative data rejected" is left out too: schemathesis' invalid parts do not always
     # survive into the request (a CI run flagged `?check_in_from=2000-01-01`, a valid query,
-    # as an unexpected property accepted). tests/api/test_bad_input.py holds every kind of bad
-    # parameter, body, cursor and key to a 4xx explicitly. No 5xx and conformance of every
-    # response to the document still apply, to negative cases as well.
+    # as an unexpected property accepted). tests/api/test_bad_input.py and test_auth.py hold
+    # every kind of bad parameter, body, cursor and key to a 4xx explicitly. No 5xx and
+    # conformance of every response to the document still apply, to negative cases as well.
     excluded = [positive_data_acceptance, negative_data_rejection]
     if case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER):
         # A case without (or with a broken) Authorization header goes as generated: the key

@@ -59,6 +59,7 @@ SOURCE_ROOT = Path(__file__).resolve().parent.parent      # holds the pmsync pac
 BUILD_DIR = SOURCE_ROOT / "build" / "compiled"
 MANIFEST = BUILD_DIR / "manifest.json"
 ENABLED_ENV = "PMSYNC_COMPILED"
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's extension modules
 
 
 def source_of(module: str) -> Path:
@@ -74,7 +75,7 @@ def _read_manifest(path: Path = MANIFEST) -> dict:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    if manifest.get("extension_suffix") != importlib.machinery.EXTENSION_SUFFIXES[0]:
+    if manifest.get("extension_suffix") != _SUFFIX:
         return {}  # built by another interpreter: its extensions cannot load here
     return manifest.get("modules", {})
 
@@ -86,7 +87,6 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
     def __init__(self, build_dir: Path, modules: dict[str, dict]) -> None:
         self.build_dir = build_dir
         self.modules = modules
-        self.loaded: list[str] = []
         self.stale: list[str] = []
 
     def find_spec(self, fullname, path=None, target=None):
@@ -97,7 +97,6 @@ class CompiledFinder(importlib.abc.MetaPathFinder):
         if not source.is_file() or not binary.is_file() or digest(source) != entry["source_sha256"]:
             self.stale.append(fullname)
             return None
-        self.loaded.append(fullname)
         loader = importlib.machinery.ExtensionFileLoader(fullname, str(binary))
         return importlib.util.spec_from_file_location(fullname, binary, loader=loader)
 
@@ -174,11 +173,10 @@ def build(modules: tuple[str, ...] = MODULES, build_dir: Path = BUILD_DIR, jobs:
             root_log.setLevel(level)
     entries = {}
     for m in modules:
-        binary = Path("lib", *m.split(".")).with_suffix(importlib.machinery.EXTENSION_SUFFIXES[0])
+        binary = Path("lib", *m.split(".")).with_suffix(_SUFFIX)
         if not (build_dir / binary).is_file():
             raise RuntimeError(f"compiling {m} produced no {binary}")
         entries[m] = {"source_sha256": wanted[m], "binary": str(binary)}
-    manifest_path.write_text(json.dumps({"extension_suffix": importlib.machinery.EXTENSION_SUFFIXES[0],
-                                         "modules": entries}, indent=1) + "\n")
+    manifest_path.write_text(json.dumps({"extension_suffix": _SUFFIX, "modules": entries}, indent=1) + "\n")
     return todo
 

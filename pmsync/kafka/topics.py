@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -63,7 +63,7 @@ def delete_topics(settings: Settings, also: Iterable[str] = ()) -> None:
     request."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-admin")
     try:
-        names = {getattr(settings.topics, f.name) for f in fields(settings.topics)} | set(also)
+        names = {spec.name for spec in topic_specs(settings)} | set(also)
         existing = names & set(admin.list_topics())
         if existing:
             admin.delete_topics(sorted(existing))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import orjson
 import psycopg
-from kafka import KafkaProducer
 
+from pmsync.kafka.acked import DEFAULT_BOOTSTRAP_TIMEOUT_S, acked_producer
 from pmsync.settings import Settings
 
 
@@ -23,10 +23,10 @@ def store_config(conn: psycopg.Connection, cfg) -> None:
         (cfg.pms_type, cfg.version, orjson.dumps(cfg.body).decode(), cfg.hash))
 
 
-def send_config(settings: Settings, configs: list) -> None:
+def send_config(settings: Settings, configs: list, *,
+                bootstrap_timeout_s: float = DEFAULT_BOOTSTRAP_TIMEOUT_S) -> None:
     """Send configs to the configs topic and wait for the broker's acknowledgement."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             enable_idempotence=True, client_id="pmsync-config-publish")
+    producer = acked_producer(settings, "pmsync-config-publish", bootstrap_timeout_s=bootstrap_timeout_s)
     try:
         for cfg in configs:
             producer.send(settings.topics.configs, key=cfg.key.encode(), value=orjson.dumps(cfg.body))
@@ -35,7 +35,8 @@ def send_config(settings: Settings, configs: list) -> None:
         producer.close()
 
 
-def publish_configs(settings: Settings, configs: list, conn: psycopg.Connection | None = None) -> None:
+def publish_configs(settings: Settings, configs: list, conn: psycopg.Connection | None = None, *,
+                    bootstrap_timeout_s: float = DEFAULT_BOOTSTRAP_TIMEOUT_S) -> None:
     """Store then send; the database row is committed before the workers can see the topic record."""
     if conn is None:
         with psycopg.connect(settings.database_url) as owned:
@@ -45,8 +46,9 @@ def publish_configs(settings: Settings, configs: list, conn: psycopg.Connection 
         for cfg in configs:
             store_config(conn, cfg)
         conn.commit()
-    send_config(settings, configs)
+    send_config(settings, configs, bootstrap_timeout_s=bootstrap_timeout_s)
 
 
-def publish_config(settings: Settings, cfg, conn: psycopg.Connection | None = None) -> None:
-    publish_configs(settings, [cfg], conn)
+def publish_config(settings: Settings, cfg, conn: psycopg.Connection | None = None, *,
+                   bootstrap_timeout_s: float = DEFAULT_BOOTSTRAP_TIMEOUT_S) -> None:
+    publish_configs(settings, [cfg], conn, bootstrap_timeout_s=bootstrap_timeout_s)

@@ -18,11 +18,12 @@ from datetime import datetime
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from psycopg.rows import dict_row
 
 from pmsync.errors import PMSLoadError
 from pmsync.kafka import dlq, headers as h
+from pmsync.kafka.acked import DEFAULT_BOOTSTRAP_TIMEOUT_S, acked_producer
 from pmsync.serde.avro import MAGIC, decode_booking
 from pmsync.settings import Settings
 
@@ -148,21 +149,21 @@ def counts_by_reason(conn: psycopg.Connection) -> list[tuple[str, str, str, int]
                            GROUP BY 1, 2, 3 ORDER BY 4 DESC""").fetchall()
 
 
-def replay(settings: Settings, ids: list[int], conn: psycopg.Connection | None = None) -> int:
+def replay(settings: Settings, ids: list[int], conn: psycopg.Connection | None = None, *,
+           bootstrap_timeout_s: float = DEFAULT_BOOTSTRAP_TIMEOUT_S) -> int:
     """Send the given DLQ rows back to the raw topic; returns how many were sent."""
     if conn is None:
         with psycopg.connect(settings.database_url) as owned:
-            return _replay(settings, ids, owned)
-    return _replay(settings, ids, conn)
+            return _replay(settings, ids, owned, bootstrap_timeout_s)
+    return _replay(settings, ids, conn, bootstrap_timeout_s)
 
 
-def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection) -> int:
+def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection, bootstrap_timeout_s: float) -> int:
     rows = conn.execute("SELECT id, message_key, message_value, headers FROM dlq_messages "
                         "WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
     if not rows:
         return 0
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             enable_idempotence=True, client_id="pmsync-dlq-replay")
+    producer = acked_producer(settings, "pmsync-dlq-replay", bootstrap_timeout_s=bootstrap_timeout_s)
     sent, unresolved = [], []
     try:
         for dlq_id, key, value, headers in rows:

@@ -47,13 +47,18 @@ def _unavailable(what: str, exc: ImportError) -> ApiError:
     return ApiError(501, "not_implemented", f"{what} is not available in this build ({exc.name} missing)")
 
 
+# How long a publishing admin request waits for a broker that does not answer before its 503.
+# kafka-python's default bootstrap wait, 30 s, held an API thread (and the caller) that long.
+BROKER_WAIT_S = 5.0
+
+
 def _through_kafka(call: Callable[..., T], *args: Any) -> T:
     """Run a replay or publish; a broker that does not take the messages is a 503 to retry.
     kafka-python is imported here, by the two routes that publish, and not by every API worker
     at start (its import cost ~0.45 s of CPU per worker)."""
     from kafka.errors import KafkaError
     try:
-        return call(*args)
+        return call(*args, bootstrap_timeout_s=BROKER_WAIT_S)
     except KafkaError as exc:
         log.warning("kafka unavailable", extra={"error_class": type(exc).__name__})
         raise ApiError(503, "kafka_unavailable",

@@ -15,7 +15,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from pmsync.errors import ConfigError, PMSDataValidationError, PMSMappingError
-from services.api import create_app
+from services.api import admin, create_app
 from tests.api.conftest import BASE_TIME, bearer
 
 
@@ -107,7 +107,7 @@ def test_dlq_replay_of_only_unknown_ids_replays_nothing(client, seed):
 def fake_engine(monkeypatch):
     """A stand-in for pmsync.config with the agreed contract, to test the route by itself:
     load_config raises ConfigError for a config without pms_type; process rejects a record
-    without 'id'. Published configs are recorded."""
+    without 'id'. Published configs are recorded with the broker wait they were given."""
     published = []
 
     class Cfg:
@@ -141,7 +141,8 @@ def fake_engine(monkeypatch):
     config_mod = types.ModuleType("pmsync.config")
     config_mod.load_config, config_mod.compile_config = load_config, lambda cfg: Compiled()
     store_mod = types.ModuleType("pmsync.config_store")
-    store_mod.publish_config = lambda settings, cfg: published.append(cfg.pms_type + ":" + cfg.version)
+    store_mod.publish_config = lambda settings, cfg, *, bootstrap_timeout_s: published.append(
+        (cfg.pms_type + ":" + cfg.version, bootstrap_timeout_s))
     monkeypatch.setitem(sys.modules, "pmsync.config", config_mod)
     monkeypatch.setitem(sys.modules, "pmsync.config_store", store_mod)
     return published
@@ -180,7 +181,8 @@ def test_config_upload_publishes_unless_dry_run(client, seed, fake_engine):
     assert response.status_code == 201, response.json
     assert response.json["published"] is True
     assert response.json["config_hash"] == "h-3"
-    assert fake_engine == ["acme:3"]
+    # Published, waiting the route's short broker wait rather than kafka-python's 30 s.
+    assert fake_engine == [("acme:3", admin.BROKER_WAIT_S)]
 
 
 def test_config_list_shows_stored_configs_without_bodies(client, seed, db):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import subprocess
 import sys
 import types
@@ -17,6 +16,7 @@ from kafka import KafkaConsumer
 from pmsync.errors import ConfigError, PMSDataValidationError, PMSMappingError
 from services.api import admin, create_app
 from tests.api.conftest import BASE_TIME, bearer
+from tests.ports import unused_port
 
 
 def test_dlq_lists_newest_first_with_filters_and_pages(client, seed):
@@ -66,14 +66,8 @@ def test_dlq_replay_sends_messages_back_to_the_raw_topic(client, seed, settings,
     assert replayed == 2
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_dlq_replay_while_kafka_is_down_is_a_503_to_retry_and_marks_nothing(seed, settings, db):
-    down = dataclasses.replace(settings, kafka_bootstrap=f"127.0.0.1:{_closed_port()}")
+    down = dataclasses.replace(settings, kafka_bootstrap=f"127.0.0.1:{unused_port()}")
     app = create_app(down, pool_size=1)
     try:
         dlq_id = seed.dlq(seed.hotel(), value=b'{"n": 1}')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import pmsync.settings
 from pmsync.apikeys import hash_key
 from pmsync.cli import main
+from tests.ports import unused_port
 
 
 @pytest.fixture
@@ -48,12 +48,6 @@ def test_apikey_create_refuses_unclear_scope_and_unknown_hotels(cli):
     assert missing.exit_code == 1 and "does not exist" in missing.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as r:
@@ -63,7 +57,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_pmsync_api_serves_with_several_workers_and_metrics_cover_them_all(settings):
-    port = _free_port()
+    port = unused_port()
     env = {**os.environ, **settings.to_env(), "PMSYNC_LOG_LEVEL": "WARNING"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     proc = subprocess.Popen([sys.executable, "-m", "pmsync.cli", "api", "--port", str(port),

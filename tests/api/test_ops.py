@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api import create_app
 from tests.api.conftest import bearer
+from tests.ports import unused_port
 
 
 def test_healthz_and_readyz_answer_when_the_database_is_up(client):
@@ -16,15 +16,9 @@ def test_healthz_and_readyz_answer_when_the_database_is_up(client):
     assert client.get("/readyz").json == {"status": "ready"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_with_postgres_unreachable_the_app_starts_and_answers_503(settings):
     down = dataclasses.replace(
-        settings, api_database_url=f"postgresql://pmsync_api:secret-pw@127.0.0.1:{_closed_port()}/x")
+        settings, api_database_url=f"postgresql://pmsync_api:secret-pw@127.0.0.1:{unused_port()}/x")
     app = create_app(down, pool_size=1)
     try:
         client = app.test_client()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections import Counter
@@ -24,15 +23,10 @@ from pmsync.runner import COMMANDS, Service, service
 from pmsync.settings import Settings
 from pmsync.simlink import register_hotels, sim_get, sim_post
 from pmsync.stack.process import wait_until
+from tests.ports import unused_port
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "pms_configs"
 WORKERS = ("validator", "mapper", "loader", "dlq-sink")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Pipeline:
@@ -48,7 +42,7 @@ class Pipeline:
               faults: dict | None = None) -> "Pipeline":
         create_topics(self.settings)
         publish_configs(self.settings, load_config_dir(CONFIG_DIR))
-        port = free_port()
+        port = unused_port()
         self.sim_url = f"http://127.0.0.1:{port}"
         options = ["--hotels", str(hotels), "--seed", str(seed), "--port", str(port),
                 "--bookings", str(bookings), "--invalid-rate", str(invalid_rate)]

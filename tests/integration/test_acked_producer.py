@@ -4,21 +4,15 @@ broker that does not answer fails within the caller's wait, not kafka-python's 3
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 import pytest
 from kafka import KafkaConsumer
 from kafka.errors import KafkaTimeoutError
 
 from pmsync.kafka.acked import acked_producer
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.integration
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_send_is_acknowledged_and_readable(settings, topics):
@@ -37,6 +31,6 @@ def test_a_send_is_acknowledged_and_readable(settings, topics):
 
 
 def test_no_broker_raises_after_the_callers_wait(settings):
-    down = dataclasses.replace(settings, kafka_bootstrap=f"127.0.0.1:{_closed_port()}")
+    down = dataclasses.replace(settings, kafka_bootstrap=f"127.0.0.1:{unused_port()}")
     with pytest.raises(KafkaTimeoutError):
         acked_producer(down, "pmsync-test", bootstrap_timeout_s=0.5)

@@ -21,15 +21,9 @@ from aiohttp.test_utils import TestServer
 from pmsync.fetching.runner import Fetcher, FetcherOptions
 from pmsync.hotels import Hotel, add_hotel, disable_hotel
 from tests.integration.test_fetcher_sync import CONFIG, ENV, OPTIONS, SECRET, FakePMS, _records, _store_config
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.integration
-
-
-def _port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _add(db, url: str, prop: str, interval: int = 1) -> str:
@@ -58,7 +52,7 @@ async def _until(condition, what: str, limit_s: float = 30.0) -> None:
 def test_the_service_starts_new_hotels_stops_disabled_ones_and_stops_cleanly(settings, topics, db):
     _store_config(db)
     pms = FakePMS()
-    port = _port()
+    port = unused_port()
     url = f"http://127.0.0.1:{port}"
     for prop in ("first", "later"):
         pms.hotel(prop, _records(prop, 1))
@@ -101,7 +95,7 @@ def test_the_fetcher_process_serves_metrics_and_exits_cleanly_on_sigterm(setting
     _store_config(db)
     pms = FakePMS()
     pms.hotel("proc", _records("P", 2))
-    port, metrics_port = _port(), _port()
+    port, metrics_port = unused_port(), unused_port()
     hotel = _add(pms_db := db, f"http://127.0.0.1:{port}", "proc", interval=1)
 
     async def serve_until_metrics() -> str:
@@ -137,7 +131,7 @@ def test_fetcher_once_exits_non_zero_when_a_hotel_failed(settings, topics, db):
     _store_config(db)
     pms = FakePMS()
     pms.hotel("once", _records("O", 1), script=["malformed"])
-    port = _port()
+    port = unused_port()
     hotel = _add(db, f"http://127.0.0.1:{port}", "once")
 
     async def main() -> subprocess.CompletedProcess:

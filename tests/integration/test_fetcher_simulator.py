@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -26,6 +25,7 @@ from pmsync.kafka import headers as H
 from pmsync.secrets import env_name
 from pmsync.simulator.server import create_app
 from pmsync.simulator.simulator import Simulator
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +33,6 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "pms_configs"
 OPTIONS = FetcherOptions(concurrency=4, request_timeout_s=2,
                          retry=RetryPolicy(attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2,
                                            jitter_s=0.05, max_retry_after_s=5))
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _store_configs(db) -> dict[tuple[str, str], Any]:
@@ -89,7 +83,7 @@ def _run(sim: Simulator, port: int, settings, env: dict[str, str], hotel_ids: li
 
 def test_every_family_is_fetched_completely_and_its_messages_map(settings, topics, db):
     compiled = _store_configs(db)
-    port = _port()
+    port = unused_port()
     sim = Simulator(seed=11, hotels=6, base_url=f"http://127.0.0.1:{port}", initial_bookings=120)
     ours, env = _register(db, sim)
     results = _run(sim, port, settings, env, list(ours))
@@ -125,7 +119,7 @@ def test_every_family_is_fetched_completely_and_its_messages_map(settings, topic
 
 def test_simulated_faults_are_retried_or_recorded_per_hotel(settings, topics, db):
     _store_configs(db)
-    port = _port()
+    port = unused_port()
     sim = Simulator(seed=5, hotels=6, base_url=f"http://127.0.0.1:{port}", initial_bookings=40)
     ids = [h["id"] for h in sim.hotels(False)]
     flaky, broken, garbled, hanging = ids[0], ids[1], ids[2], ids[3]

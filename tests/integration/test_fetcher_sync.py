@@ -24,6 +24,7 @@ from pmsync.fetching.retry import RetryPolicy
 from pmsync.fetching.runner import Fetcher, FetcherOptions
 from pmsync.hotels import Hotel, add_hotel, disable_hotel
 from pmsync.kafka import headers as H
+from tests import ports
 
 pytestmark = pytest.mark.integration
 
@@ -162,10 +163,7 @@ def pms(unused_port: int) -> FakePMS:
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ports.unused_port()
 
 
 def test_each_reservation_is_one_message_keyed_by_hotel_with_lineage_headers(pms, settings, topics, db):

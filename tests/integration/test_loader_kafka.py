@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pmsync.loader.consume import Loader, LoaderOptions
 from pmsync.serde.avro import encode_booking
 from pmsync.settings import Settings
 from tests.integration.test_loader_store import guests, make_booking, stored
+from tests.ports import unused_port
 
 pytestmark = pytest.mark.integration
 
@@ -190,16 +190,10 @@ def test_poison_messages_go_to_the_dlq_with_their_bytes_and_the_rest_load(
     assert row_reject.key == hotel.encode()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_pmsync_loader_command_loads_serves_metrics_logs_json_and_stops_on_sigterm(
         settings, topics, db, database, hotel):
     produce(settings, [make_booking(hotel, f"R-{i}") for i in range(10)])
-    port = _free_port()
+    port = unused_port()
     env = {**os.environ, "PMSYNC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
            "PMSYNC_DATABASE_URL": database.dsn, "PMSYNC_TOPIC_BOOKINGS": settings.topics.bookings,
            "PMSYNC_TOPIC_DLQ": settings.topics.dlq, "PMSYNC_TOPIC_PREFIX": ""}

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pmsync.fetching.pagination import Pager
 from pmsync.fetching.source import SourceSpec
 from pmsync.fetching.templates import as_headers, as_query, render
 from pmsync.simulator import Simulator, create_app
+from tests.ports import unused_port
 from tests.unit.test_simulator_truth import FakeClock, compiled_for, pipeline
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,12 +157,6 @@ def test_background_ticks_move_time_on_by_themselves() -> None:
     serve(sim, check, tick_seconds=0.2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_prints_the_registry_and_serves() -> None:
     pmsync = [sys.executable, "-m", "pmsync.cli"]
     printed = subprocess.run([*pmsync, "simulator", "--hotels", "4", "--seed", "7", "hotels"],
@@ -171,7 +165,7 @@ def test_cli_prints_the_registry_and_serves() -> None:
     assert [h["id"] for h in registry] == ["sim-001", "sim-002", "sim-003", "sim-004"]
     assert registry == Simulator(seed=7, hotels=4, base_url="http://127.0.0.1:8081").hotels()
 
-    port = _free_port()
+    port = unused_port()
     proc = subprocess.Popen([*pmsync, "simulator", "--hotels", "3", "--seed", "7",
                              "--port", str(port), "--tick-seconds", "60"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import itertools
 import multiprocessing as mp
 import os
 import random
@@ -222,23 +223,20 @@ async def _balanced_connections(host: str, port: int, count: int, workers: int) 
     2.45x, 3.00x, 3.61x and 3.75x. A balancer in front of many clients spreads load evenly; so
     do these connections (extra ones to a full worker are closed), for every scenario."""
     per_worker = count // workers
-    kept: list[_Connection] = []
-    held: dict[str, int] = {}
-    for _ in range(count * 50):
-        if len(kept) == per_worker * workers:
+    by_worker: dict[str, list[_Connection]] = {}
+    for attempt in itertools.count(1):
+        if sum(map(len, by_worker.values())) == per_worker * workers:
             break
+        if attempt > count * 50:
+            split = {worker: len(held) for worker, held in by_worker.items()}
+            raise RuntimeError(f"could not spread {count} connections over {workers} workers: {split}")
         conn = await _Connection.open(host, port)
-        if held.get(conn.worker, 0) < per_worker:
-            held[conn.worker] = held.get(conn.worker, 0) + 1
-            kept.append(conn)
+        held = by_worker.setdefault(conn.worker, [])
+        if len(held) < per_worker:
+            held.append(conn)
         else:
             conn.close()
-    else:
-        raise RuntimeError(f"could not spread {count} connections over {workers} workers: {held}")
     # Interleaved by worker, so the open loop's first-free order alternates between them.
-    by_worker: dict[str, list[_Connection]] = {}
-    for conn in kept:
-        by_worker.setdefault(conn.worker, []).append(conn)
     return [conn for turn in zip(*by_worker.values()) for conn in turn]
 
 

@@ -1,5 +1,9 @@
 """Consumer lag of the pipeline's groups: how many messages each stage has not committed yet.
-``pmsync demo``, the end-to-end tests and the pipeline benchmark wait on it to know a pass is done."""
+``pmsync demo``, the end-to-end tests and the pipeline benchmark wait on it to know a pass is done.
+
+Never report a negative lag: callers wait for "every stage is at 0", and a stage read at -3
+while it still has work would look done.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,25 @@ def pipeline_stages(settings: Settings) -> list[tuple[str, str]]:
             (settings.group_id("loader"), t.bookings), (settings.group_id("dlq-sink"), t.dlq)]
 
 
+def stage_lag(admin, consumer, group: str, parts: list[TopicPartition]) -> int:
+    """Uncommitted messages of ``group`` on ``parts`` (end offset minus committed, summed).
+
+    Committed offsets are read before end offsets: both only grow, so an end offset read
+    later is at least the committed one read earlier. Read the other way round, a group that
+    committed between the two reads showed less than zero.
+    """
+    committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
+    ends = consumer.end_offsets(parts) if parts else {}
+    total = 0
+    for tp in parts:
+        done = committed.get(tp)
+        behind = ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
+        # Still clamped: a topic deleted and created again under the same name has end
+        # offsets below what the group committed on the old one.
+        total += max(0, behind)
+    return total
+
+
 def lag(settings: Settings, stages: list[tuple[str, str]] | None = None) -> dict[str, int]:
     """Uncommitted messages per group (end offset minus committed offset, summed over partitions)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="pmsync-lag")
@@ -25,13 +48,7 @@ def lag(settings: Settings, stages: list[tuple[str, str]] | None = None) -> dict
         out = {}
         for group, topic in stages or pipeline_stages(settings):
             parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            ends = consumer.end_offsets(parts) if parts else {}
-            committed = admin.list_group_offsets(group).get(group, {})  # {group: {tp: offset}}
-            total = 0
-            for tp in parts:
-                done = committed.get(tp)
-                total += ends[tp] - (done.offset if done is not None and done.offset >= 0 else 0)
-            out[group] = total
+            out[group] = stage_lag(admin, consumer, group, parts)
         return out
     finally:
         admin.close()

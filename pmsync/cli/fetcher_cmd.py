@@ -27,15 +27,21 @@ from pmsync.cli import Context, main, pass_context
 @click.option("--attempts", type=click.IntRange(1, 20), default=4, show_default=True,
               help="Tries per page request (network errors, timeouts, 429, 5xx, bad bodies).")
 @click.option("--breaker-failures", type=click.IntRange(1, 10_000), default=5, show_default=True,
-              help="Consecutive failed requests to one PMS host that open its circuit.")
+              help="Consecutive connection failures (refused, DNS, TLS) to one PMS host that open "
+                   "its circuit; a hotel's own failures never do, unless most of the host's hotels "
+                   "fail together.")
 @click.option("--breaker-reset", "breaker_reset_s", type=click.FloatRange(0.1, 3600), default=30.0,
               show_default=True, help="Seconds an open circuit waits before one probe request.")
+@click.option("--backoff-max", "backoff_max_s", type=click.FloatRange(1, 7 * 86400),
+              default=3600.0, show_default=True,
+              help="Longest wait, in seconds, before a hotel whose syncs keep failing is tried "
+                   "again (its wait doubles with each failed sync up to this; a success resets it).")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
               help="Serve Prometheus /metrics on this port.")
 @pass_context
 def fetcher(ctx: Context, once: bool, hotel_ids: tuple[str, ...], concurrency: int, timeout_s: float,
             refresh_s: float, attempts: int, breaker_failures: int, breaker_reset_s: float,
-            metrics_port: int | None) -> None:
+            backoff_max_s: float, metrics_port: int | None) -> None:
     """Pull reservations from every active hotel's PMS into the raw topic."""
     from aiokafka.errors import KafkaError
     from psycopg_pool import PoolTimeout
@@ -50,7 +56,8 @@ def fetcher(ctx: Context, once: bool, hotel_ids: tuple[str, ...], concurrency: i
         metrics.serve(metrics_port)
     options = FetcherOptions(concurrency=concurrency, request_timeout_s=timeout_s,
                              registry_refresh_s=refresh_s, retry=RetryPolicy(attempts=attempts),
-                             breaker_failures=breaker_failures, breaker_reset_s=breaker_reset_s)
+                             breaker_failures=breaker_failures, breaker_reset_s=breaker_reset_s,
+                             backoff_max_s=backoff_max_s)
 
     async def run_once() -> int:
         async with Fetcher(ctx.settings, options) as service:

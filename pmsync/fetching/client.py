@@ -1,7 +1,10 @@
 """One PMS page over HTTP: send the rendered request, classify the answer, parse the body.
 
 Every request passes through its host's circuit breaker and the retry policy, and has its own
-timeout. Any failure leaves as a ``PMSConnectionError`` whose message names the method, host
+timeout. Each outcome is reported to the breaker as what it says about the host: a connection
+that could not be made (refused, DNS, TLS) is the host's failure; a 5xx, 429, timeout,
+unreadable body or 4xx may be this hotel's alone and is reported as the hotel's (the breaker
+opens on those only when they spread over most of the host's hotels, see ``breaker.py``). Any failure leaves as a ``PMSConnectionError`` whose message names the method, host
 and path and what went wrong, never the query string, headers or body, which may carry
 credentials. A body that is not complete, valid JSON is an error for that page: nothing from
 it is ever published.
@@ -109,12 +112,20 @@ class PageClient:
                                      f"({len(raw)} bytes): {exc}") from None
         except asyncio.TimeoutError:
             outcome = "timeout"
-            breaker.record_failure()
+            breaker.record_hotel_failure(hotel_id)
             metrics.REQUESTS.labels(hotel_id=hotel_id, status=outcome).inc()
             raise RetryableError(f"{request.where} did not answer within "
                                  f"{self.timeout.total:g}s") from None
+        except aiohttp.ClientConnectorError as exc:
+            # Refused, DNS or TLS (all subclasses): nobody on this host can be reached.
+            breaker.record_host_failure(hotel_id)
+            metrics.REQUESTS.labels(hotel_id=hotel_id, status="connect").inc()
+            raise RetryableError(f"{request.where} could not be reached: {type(exc).__name__}; "
+                                 "check that the hotel's base URL is right and the PMS is "
+                                 "up") from None
         except aiohttp.ClientError as exc:
-            breaker.record_failure()
+            # Reset or disconnected mid-answer: the host was reachable, so this hotel's failure.
+            breaker.record_hotel_failure(hotel_id)
             metrics.REQUESTS.labels(hotel_id=hotel_id, status=outcome).inc()
             # aiohttp's message can include the URL with its query; keep the class name only.
             raise RetryableError(f"{request.where} failed: {type(exc).__name__}") from None
@@ -126,18 +137,15 @@ class PageClient:
             raise PMSConnectionError(f"{request.where}: the request could not be sent "
                                      f"({type(exc).__name__}); check the hotel's credentials and "
                                      "the config's request template") from None
-        except RetryableError:
-            breaker.record_failure()
-            metrics.REQUESTS.labels(hotel_id=hotel_id, status=outcome).inc()
-            raise
         except PMSConnectionError:
-            # The host answered; a 4xx is this hotel's problem, not the host's health.
-            breaker.record_success()
+            # 5xx, 429, an unreadable body, a 4xx: the host answered, so this is counted against
+            # the hotel (RetryableError is a PMSConnectionError).
+            breaker.record_hotel_failure(hotel_id)
             metrics.REQUESTS.labels(hotel_id=hotel_id, status=outcome).inc()
             raise
         except BaseException:
             breaker.release()
             raise
-        breaker.record_success()
+        breaker.record_success(hotel_id)
         metrics.REQUESTS.labels(hotel_id=hotel_id, status=outcome).inc()
         return body

@@ -12,9 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from pmsync.errors import PMSConnectionError
-from pmsync.fetching.breaker import OPEN, Breakers, CircuitOpenError
+from pmsync.fetching.breaker import CLOSED, OPEN, BreakerSettings, Breakers, CircuitOpenError
 from pmsync.fetching.client import PageClient, PageRequest
 from pmsync.fetching.retry import RetryableError, RetryPolicy
+from tests.ports import unused_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAST = RetryPolicy(attempts=3, backoff_initial_s=0.01, backoff_max_s=0.02, jitter_s=0.0,
@@ -147,19 +148,74 @@ def test_a_hanging_pms_times_out():
     assert "did not answer within" in _serve([hang], test, RetryPolicy(attempts=1), timeout_s=0.2)
 
 
-def test_repeated_failures_open_the_host_circuit_and_later_requests_are_not_sent():
-    breakers = Breakers(failure_threshold=2, reset_after_s=60)
+def _by_hotel(failing: set[str]) -> Handler:
+    """A host where the hotels named in ``failing`` (query ``hotel``) always get a 500."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.query.get("hotel") in failing:
+            return web.json_response({"error": "boom"}, status=500)
+        return web.json_response({"data": []})
+    return handler
+
+
+def _for(url: str, hotel: str) -> PageRequest:
+    return PageRequest("GET", url, {"hotel": hotel}, {})
+
+
+def test_one_hotels_failures_never_open_the_circuit_for_the_others_on_its_host():
+    breakers = Breakers(BreakerSettings(failure_threshold=2, reset_after_s=60))
 
     async def test(client: PageClient, url: str, seen: list[web.Request]) -> Any:
-        with pytest.raises(RetryableError):
-            await client.fetch("h1", _request(url))
-        with pytest.raises(CircuitOpenError):
-            await client.fetch("h2", _request(url))
-        return len(seen), client.breakers.for_host(_request(url).host).state
+        for _ in range(5):
+            with pytest.raises(RetryableError, match="HTTP 500"):
+                await client.fetch("broken", _for(url, "broken"))
+        return await client.fetch("healthy", _for(url, "healthy")), \
+            client.breakers.for_host(_for(url, "x").host).state
 
-    calls, state = _serve([_json({}, 500)], test, RetryPolicy(attempts=2, backoff_initial_s=0.01),
-                          breakers=breakers)
-    assert calls == 2 and state == OPEN
+    body, state = _serve([_by_hotel({"broken"})], test, RetryPolicy(attempts=3, backoff_initial_s=0.01),
+                         breakers=breakers)
+    assert body == {"data": []} and state == CLOSED
+
+
+def test_failures_spread_over_most_of_a_hosts_hotels_open_its_circuit():
+    breakers = Breakers(BreakerSettings(spread_min_hotels=3, spread_ratio=0.8, reset_after_s=60))
+
+    async def test(client: PageClient, url: str, seen: list[web.Request]) -> Any:
+        await client.fetch("ok-1", _for(url, "ok-1"))
+        for hotel in ("a", "b", "c"):
+            with pytest.raises(RetryableError):
+                await client.fetch(hotel, _for(url, hotel))
+        # 3 of the 4 hotels seen are failing (75%): still closed.
+        await client.fetch("ok-2", _for(url, "ok-2"))
+        for hotel in ("d", "e", "f", "g", "h"):
+            with pytest.raises(RetryableError):
+                await client.fetch(hotel, _for(url, hotel))
+        # 8 of 10 failing: open, and the next hotel's request is not sent.
+        sent = len(seen)
+        with pytest.raises(CircuitOpenError, match="8 of the 10 hotels"):
+            await client.fetch("ok-3", _for(url, "ok-3"))
+        return sent, len(seen)
+
+    before, after = _serve([_by_hotel(set("abcdefgh"))], test, RetryPolicy(attempts=1),
+                           breakers=breakers)
+    assert before == after
+
+
+def test_a_host_that_refuses_connections_opens_its_circuit_for_every_hotel():
+    breakers = Breakers(BreakerSettings(failure_threshold=2, reset_after_s=60))
+    down = f"http://127.0.0.1:{unused_port()}/res"
+
+    async def test(client: PageClient, url: str, seen: list[web.Request]) -> Any:
+        with pytest.raises(RetryableError, match="could not be reached") as first:
+            await client.fetch("h1", _request(down))
+        with pytest.raises(CircuitOpenError, match="2 consecutive connection failures"):
+            await client.fetch("h2", _request(down))
+        # Another host is not affected.
+        await client.fetch("h3", _request(url))
+        return str(first.value), client.breakers.for_host(_request(down).host).state
+
+    message, state = _serve([_json({})], test, RetryPolicy(attempts=2, backoff_initial_s=0.01),
+                            breakers=breakers)
+    assert state == OPEN and "check that the hotel's base URL" in message
 
 
 def test_a_credential_that_cannot_go_in_a_header_fails_without_showing_it():

@@ -17,6 +17,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -39,6 +40,42 @@ class CreatedKey:
     prefix: str
     hotel_id: str | None
     is_admin: bool
+    expires_at: datetime | None = None
+
+
+_DURATION_RE = re.compile(r"^([1-9][0-9]{0,5})([hdw])$")
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime:
+    """When a key made now with ``--expires text`` stops working, in UTC.
+
+    ``text`` is a duration from now (``12h``, ``30d``, ``8w``), an ISO date (the key works
+    through that day and expires at its end, UTC) or an ISO date-time with an offset. A naive
+    date-time is refused rather than guessed: the server's time zone is not the operator's.
+    """
+    now = now or datetime.now(timezone.utc)
+    text = text.strip()
+    match = _DURATION_RE.match(text)
+    if match:
+        expires = now + int(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        try:
+            if len(text) == 10:
+                expires = datetime.combine(date.fromisoformat(text) + timedelta(days=1), time(),
+                                           timezone.utc)
+            else:
+                expires = datetime.fromisoformat(text)
+        except ValueError:
+            raise ApiKeyError(f"--expires {text!r} is neither a duration (12h, 30d, 8w), a date "
+                              "(2027-01-31) nor a date-time with offset (2027-01-31T18:00:00+01:00)"
+                              ) from None
+        if expires.tzinfo is None:
+            raise ApiKeyError(f"--expires {text!r} has no UTC offset; add one, e.g. {text}Z or {text}+01:00")
+    if expires <= now:
+        raise ApiKeyError(f"--expires {text!r} is in the past ({expires.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC); "
+                          "give a later time")
+    return expires.astimezone(timezone.utc)
 
 
 def generate_key() -> str:
@@ -59,8 +96,13 @@ def key_prefix(key: str) -> str:
 
 
 def create_key(dsn: str, *, hotel_id: str | None = None, admin: bool = False,
-               name: str | None = None) -> CreatedKey:
-    """Store a new key scoped to one hotel, or an admin key; returns it with the plain key."""
+               name: str | None = None, expires_at: datetime | None = None) -> CreatedKey:
+    """Store a new key scoped to one hotel, or an admin key; returns it with the plain key.
+
+    ``expires_at`` (aware): from then on the key is refused (401 key_expired) and row-level
+    security treats it as no key; None, the default, never expires."""
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ApiKeyError("expires_at needs a time zone")
     if admin == (hotel_id is not None):
         raise ApiKeyError("a key is either for one hotel (hotel_id) or admin, not both or neither")
     with psycopg.connect(dsn) as conn:
@@ -70,15 +112,15 @@ def create_key(dsn: str, *, hotel_id: str | None = None, admin: bool = False,
             try:
                 with conn.transaction():
                     row = conn.execute(
-                        "INSERT INTO api_keys (key_prefix, key_hash, hotel_id, is_admin, name) "
-                        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                        (key_prefix(key), hash_key(key), hotel_id, admin, name)).fetchone()
+                        "INSERT INTO api_keys (key_prefix, key_hash, hotel_id, is_admin, name, expires_at) "
+                        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                        (key_prefix(key), hash_key(key), hotel_id, admin, name, expires_at)).fetchone()
             except pg_errors.ForeignKeyViolation:
                 raise ApiKeyError(f"hotel {hotel_id!r} does not exist") from None
             except pg_errors.UniqueViolation:
                 continue
             assert row is not None
-            return CreatedKey(row[0], key, key_prefix(key), hotel_id, admin)
+            return CreatedKey(row[0], key, key_prefix(key), hotel_id, admin, expires_at)
     raise ApiKeyError("could not generate a unique key prefix; try again")
 
 
@@ -94,7 +136,8 @@ def revoke_key(dsn: str, prefix: str) -> bool:
 def list_keys(dsn: str) -> list[dict]:
     """Every key's prefix, scope and state; never the hash."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT id, key_prefix, hotel_id, is_admin, name, created_at, revoked_at "
-                            "FROM api_keys ORDER BY id").fetchall()
-    cols = ("id", "prefix", "hotel_id", "is_admin", "name", "created_at", "revoked_at")
+        rows = conn.execute("SELECT id, key_prefix, hotel_id, is_admin, name, created_at, revoked_at, "
+                            "expires_at, coalesce(expires_at <= now(), false) FROM api_keys ORDER BY id").fetchall()
+    cols = ("id", "prefix", "hotel_id", "is_admin", "name", "created_at", "revoked_at", "expires_at",
+            "expired")
     return [dict(zip(cols, r)) for r in rows]

@@ -48,18 +48,25 @@ def apikey() -> None:
 @click.option("--hotel", "hotel_id", help="The hotel this key reads.")
 @click.option("--admin", is_flag=True, help="An admin key (admin routes only).")
 @click.option("--name", help="A note to recognise the key by.")
+@click.option("--expires", help="When the key stops working: a duration from now (12h, 30d, 8w), "
+                                "a date (through that day, UTC) or a date-time with offset. "
+                                "Default: never.")
 @pass_context
-def apikey_create(ctx: Context, hotel_id: str | None, admin: bool, name: str | None) -> None:
+def apikey_create(ctx: Context, hotel_id: str | None, admin: bool, name: str | None,
+                  expires: str | None) -> None:
     """Create a key for one hotel (--hotel H) or an admin key (--admin)."""
-    from pmsync.apikeys import ApiKeyError, create_key
+    from pmsync.apikeys import ApiKeyError, create_key, parse_expiry
     if admin == (hotel_id is not None):
         raise click.UsageError("give exactly one of --hotel H or --admin")
     try:
-        created = create_key(ctx.settings.database_url, hotel_id=hotel_id, admin=admin, name=name)
+        expires_at = parse_expiry(expires) if expires is not None else None
+        created = create_key(ctx.settings.database_url, hotel_id=hotel_id, admin=admin, name=name,
+                             expires_at=expires_at)
     except ApiKeyError as exc:
         raise click.ClickException(str(exc)) from None
     scope = "admin" if created.is_admin else f"hotel {created.hotel_id}"
-    click.echo(f"created key {created.prefix}… ({scope}); it is shown only now:", err=True)
+    until = f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC" if created.expires_at else ""
+    click.echo(f"created key {created.prefix}… ({scope}{until}); it is shown only now:", err=True)
     click.echo(created.key)
 
 
@@ -77,9 +84,15 @@ def apikey_revoke(ctx: Context, prefix: str) -> None:
 @apikey.command("list")
 @pass_context
 def apikey_list(ctx: Context) -> None:
-    """Every key's prefix, scope and state (never the key or its hash)."""
+    """Every key's prefix, scope, state and expiry (never the key or its hash)."""
     from pmsync.apikeys import list_keys
     for k in list_keys(ctx.settings.database_url):
         scope = "admin" if k["is_admin"] else f"hotel={k['hotel_id']}"
-        state = f"revoked {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "active"
-        click.echo(f"{k['prefix']}  {scope}  {state}  {k['name'] or ''}")
+        if k["revoked_at"]:
+            state = f"revoked {k['revoked_at']:%Y-%m-%d}"
+        elif k["expired"]:
+            state = "expired"
+        else:
+            state = "active"
+        expiry = f"expires {k['expires_at']:%Y-%m-%d %H:%M}Z" if k["expires_at"] else "no expiry"
+        click.echo(f"{k['prefix']}  {scope}  {state}  {expiry}  {k['name'] or ''}")

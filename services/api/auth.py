@@ -1,10 +1,13 @@
 """Bearer-key authentication and the tenant scope of each request.
 
-The key's hash is put in the transaction (``pmsync.key_hash``), which is all that lets the API
-role see that one key's row of ``api_keys`` (row-level security, migration 0008: it can never
-list keys or read a hash it does not hold); the look-up then tells the transaction the tenant
-for row-level security. So a hotel key's queries can only ever see its hotel's rows, whatever
-the code asks for.
+The key's hash is put in the transaction (``pmsync.key_hash``). That hash is the only thing
+row-level security trusts (migration 0009): the policies resolve it, through SECURITY DEFINER
+functions over ``api_keys``, to the key's hotel (or, for an admin key, the DLQ and configs),
+and an unknown, revoked or expired key resolves to nothing. So a hotel key's queries can only
+ever see its hotel's rows, whatever the code asks for, and a session of the API role that holds
+no valid key sees nothing whatever it sets (a leaked DSN alone reads no tenant data). The same
+hash also shows the API role that one key's row of ``api_keys`` (0008), which tells this
+module who is calling, and whether the key expired, without being able to list keys.
 
 Two ways in:
 - ``hotel_reads(statements)`` for the hot hotel routes: authentication and the reads go to
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Callable, Literal, TypeVar
 
 from flask import g, request
@@ -46,16 +50,17 @@ SELECT set_config('pmsync.key_hash', %(key_hash)s, true),
 """
 # The look-up names the hash and revocation itself too, so it finds the one right key even on
 # a connection that row-level security does not restrict (a misconfigured owner DSN).
-# The tenant is set only when the key's kind matches the route's scope: a mismatched key
-# leaves both settings empty, so the policies show it nothing even before the 403.
+# pmsync.hotel_id is what the hotel reads filter on (``TENANT``), so the planner sees the hotel
+# and uses the indexes; it grants nothing (the policies ignore it), and it is set only for a
+# hotel key on a hotel route that has not expired, so a mismatched key's reads name no hotel.
 # A valid key's row also sets how the transaction's later statements are planned (see
 # ``hotel_reads``); like the tenant, the setting ends with the transaction.
 _AUTHENTICATE = """
-SELECT a.id, a.hotel_id, a.is_admin,
+SELECT a.id, a.hotel_id, a.is_admin, a.expires_at, coalesce(a.expires_at <= now(), false),
        set_config('pmsync.hotel_id',
-                  CASE WHEN %(scope)s = 'hotel' AND NOT a.is_admin THEN a.hotel_id ELSE '' END, true),
-       set_config('pmsync.role',
-                  CASE WHEN %(scope)s = 'admin' AND a.is_admin THEN 'admin' ELSE '' END, true),
+                  CASE WHEN %(scope)s = 'hotel' AND NOT a.is_admin
+                        AND (a.expires_at IS NULL OR a.expires_at > now())
+                       THEN a.hotel_id ELSE '' END, true),
        set_config('plan_cache_mode', %(plan_cache_mode)s, true)
   FROM api_keys AS a
  WHERE a.key_hash = %(key_hash)s AND a.revoked_at IS NULL
@@ -103,6 +108,10 @@ def _auth_params(scope: Scope, hashed_key: str, plan_cache_mode: str) -> dict[st
 def _principal(row: tuple | None, scope: Scope) -> Principal:
     if row is None:
         raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
+    if row[4]:
+        raise ApiError(401, "key_expired",
+                       f"the API key expired at {row[3].astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}; "
+                       "ask your operator for a new key (pmsync apikey create)")
     principal = Principal(row[0], row[1], row[2])
     if scope == "admin" and not principal.is_admin:
         raise ApiError(403, "forbidden", "this route needs an admin key")

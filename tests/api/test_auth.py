@@ -121,7 +121,7 @@ def test_the_tenant_lasts_for_one_request_only(settings, seed):
         assert app.test_client().get(LIST, headers=bearer(key)).json["data"]
         with app.app_context(), app.extensions["pmsync_pool"].connection() as conn:
             assert conn.execute("SELECT current_setting('pmsync.hotel_id', true), "
-                                "current_setting('pmsync.role', true), count(*) FROM bookings"
+                                "current_setting('pmsync.key_hash', true), count(*) FROM bookings"
                                 ).fetchone() in (("", "", 0), (None, None, 0))
     finally:
         app.extensions["pmsync_pool"].close()

@@ -49,6 +49,8 @@ class HotelStatus:
     last_error: str | None
     consecutive_failures: int
     records_fetched: int
+    # Set while the hotel backs off after failed syncs: its next sync is not before this.
+    next_attempt_at: datetime | None = None
 
 
 _COLUMNS = ("id, name, pms_type, pms_version, base_url, property_id, credentials_ref, "
@@ -144,8 +146,9 @@ def list_hotels(conn: psycopg.Connection) -> list[HotelStatus]:
             f"""SELECT {', '.join('h.' + c for c in _COLUMNS.split(', '))},
                        c.delta_cursor, c.last_success_at, c.last_error,
                        coalesce(c.consecutive_failures, 0) AS consecutive_failures,
-                       coalesce(c.records_fetched, 0) AS records_fetched
+                       coalesce(c.records_fetched, 0) AS records_fetched, c.next_attempt_at
                   FROM hotels h LEFT JOIN sync_checkpoints c ON c.hotel_id = h.id
                  ORDER BY h.id""").fetchall()
     return [HotelStatus(_hotel(row), row["delta_cursor"], row["last_success_at"], row["last_error"],
-                        row["consecutive_failures"], row["records_fetched"]) for row in rows]
+                        row["consecutive_failures"], row["records_fetched"],
+                        row["next_attempt_at"]) for row in rows]

@@ -140,11 +140,14 @@ def hotels_list(ctx: Context, as_json: bool) -> None:
                   "poll_interval_s": h.poll_interval_s, "delta_cursor": row.delta_cursor,
                   "last_success_at": row.last_success_at.isoformat() if row.last_success_at else None,
                   "consecutive_failures": row.consecutive_failures,
-                  "records_fetched": row.records_fetched, "last_error": row.last_error}
+                  "records_fetched": row.records_fetched, "last_error": row.last_error,
+                  "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None}
         if as_json:
             click.echo(json.dumps(record))
         else:
             health = "ok" if not row.consecutive_failures else f"failing x{row.consecutive_failures}"
+            if row.next_attempt_at is not None:
+                health += f", backing off until {row.next_attempt_at.isoformat(timespec='seconds')}"
             click.echo(f"{h.id}\t{h.status}\t{h.pms_type}/{h.pms_version}\t{h.base_url}\t"
                        f"every {h.poll_interval_s}s\tcursor={row.delta_cursor or '-'}\t{health}")
     if not rows:

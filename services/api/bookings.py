@@ -124,7 +124,8 @@ def sync_status():
     _, (hotels, counts, rejects) = auth.hotel_reads(hashed, [
         (f"""SELECT h.id, h.name, h.pms_type, h.pms_version, h.status, h.poll_interval_s,
                   c.last_attempt_at, c.last_success_at, c.last_error, c.last_error_at,
-                  coalesce(c.consecutive_failures, 0), coalesce(c.records_fetched, 0), c.delta_cursor
+                  coalesce(c.consecutive_failures, 0), coalesce(c.records_fetched, 0), c.delta_cursor,
+                  c.next_attempt_at
              FROM hotels AS h LEFT JOIN sync_checkpoints AS c ON c.hotel_id = h.id
             WHERE h.id = {auth.TENANT}""", {}),
         (f"SELECT hotel_id, status, count(*) FROM bookings WHERE hotel_id = {auth.TENANT} "
@@ -145,7 +146,8 @@ def sync_status():
         "sync": {"last_attempt_at": row[6], "last_success_at": last_success,
                  "lag_seconds": round(lag, 3) if lag is not None else None,
                  "last_error": row[8], "last_error_at": row[9], "consecutive_failures": row[10],
-                 "records_fetched": row[11], "delta_cursor": row[12]},
+                 "records_fetched": row[11], "delta_cursor": row[12],
+                 "next_attempt_at": row[13]},
         "bookings": {"total": sum(by_status.values()),
                      "by_status": {s: by_status.get(s, 0) for s in STATUSES}},
         "dlq": {"pending": dlq_pending, "last_failed_at": last_reject},

@@ -124,7 +124,9 @@ _SCHEMAS: dict[str, Any] = {
                                     "last_error": _NULL_STR, "last_error_at": _NULL_DT,
                                     "consecutive_failures": {"type": "integer"},
                                     "records_fetched": {"type": "integer"},
-                                    "delta_cursor": _NULL_STR}},
+                                    "delta_cursor": _NULL_STR,
+                                    # Set while the hotel backs off after failed syncs.
+                                    "next_attempt_at": _NULL_DT}},
             "bookings": {"type": "object", "required": ["total", "by_status"],
                          "properties": {"total": {"type": "integer"},
                                         "by_status": {"type": "object",

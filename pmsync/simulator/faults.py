@@ -2,12 +2,14 @@
 
 Settings come from a JSON object (CLI ``--faults FILE`` or ``POST /_sim/faults``)::
 
-    {"default": {"latency_ms": 50},
+    {"default": {"latency_ms": 50, "latency_max_ms": 500},
      "hotels": {"sim-003": {"error_rate": 0.3, "rate_limit_rate": 0.2, "retry_after_seconds": 2},
                 "sim-007": {"timeout_rate": 1.0, "hang_seconds": 40}}}
 
 Rates are probabilities per page request (0..1). Each hotel draws from its own seeded random
-stream, so a run with the same seed and the same requests sees the same faults.
+stream, so a run with the same seed and the same requests sees the same faults. With
+``latency_max_ms`` above ``latency_ms`` each response waits a uniform draw between the two (a
+real PMS's 50–500 ms), from a stream of its own so the other faults' draws stay the same.
 
 Faults only change what is *served*, never the world: a page made unreadable (5xx, 429,
 malformed or truncated body, a hang) leaves the truth as it was; duplicates and stale
@@ -22,6 +24,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+_INT_FIELDS = ("latency_ms", "latency_max_ms", "retry_after_seconds")
 RATE_FIELDS = ("timeout_rate", "error_rate", "rate_limit_rate", "malformed_rate",
                "truncated_rate", "duplicate_rate", "out_of_order_rate")
 
@@ -29,6 +32,7 @@ RATE_FIELDS = ("timeout_rate", "error_rate", "rate_limit_rate", "malformed_rate"
 @dataclass(frozen=True)
 class FaultSettings:
     latency_ms: int = 0              # added to every response of the hotel
+    latency_max_ms: int = 0          # if above latency_ms: uniform in [latency_ms, latency_max_ms]
     timeout_rate: float = 0.0        # hang for hang_seconds (longer than any client timeout)
     hang_seconds: float = 30.0
     error_rate: float = 0.0          # answer 500/502/503
@@ -55,7 +59,7 @@ class FaultSettings:
                 raise ValueError(f"{where}.{key}: a rate is between 0 and 1")
             if value < 0:
                 raise ValueError(f"{where}.{key}: must not be negative")
-            values[key] = int(value) if key in ("latency_ms", "retry_after_seconds") else value
+            values[key] = int(value) if key in _INT_FIELDS else value
         return cls(**values)
 
 
@@ -79,6 +83,7 @@ class Faults:
         self.default = default or FaultSettings()
         self.per_hotel: dict[str, FaultSettings] = dict(hotels or {})
         self._streams: dict[str, random.Random] = {}
+        self._latency_streams: dict[str, random.Random] = {}
 
     def load(self, data: Any) -> None:
         """Replace the settings from the JSON shape in the module docstring."""
@@ -101,6 +106,15 @@ class Faults:
 
     def settings(self, hotel_id: str) -> FaultSettings:
         return self.per_hotel.get(hotel_id, self.default)
+
+    def latency_s(self, hotel_id: str) -> float:
+        """How long this response of the hotel waits before it is sent."""
+        s = self.settings(hotel_id)
+        if s.latency_max_ms <= s.latency_ms:
+            return s.latency_ms / 1000
+        rng = self._latency_streams.setdefault(
+            hotel_id, random.Random(f"{self.seed}:latency:{hotel_id}"))
+        return rng.uniform(s.latency_ms, s.latency_max_ms) / 1000
 
     def decide(self, hotel_id: str) -> Decision:
         s = self.settings(hotel_id)

@@ -99,7 +99,7 @@ class Simulator:
             state = self._hotel(family, q.property_id, q.credentials)
             decision = self.faults.decide(state.hotel.id)
             settings = self.faults.settings(state.hotel.id)
-            delay = settings.latency_ms / 1000
+            delay = self.faults.latency_s(state.hotel.id)
             if decision.hang:
                 return Reply(504, b"", {}, delay + settings.hang_seconds, state.hotel.id)
             if decision.status == 429:

@@ -74,6 +74,18 @@ def test_latency_delays_a_good_page() -> None:
     assert reply.status == 200 and reply.delay_seconds == pytest.approx(0.25)
 
 
+def test_a_latency_range_spreads_each_response_within_it_without_shifting_the_faults() -> None:
+    sim, hotel = cloudbeds_sim({"default": {"latency_ms": 50, "latency_max_ms": 500,
+                                            "error_rate": 0.5}})
+    replies = [get(sim, hotel) for _ in range(200)]
+    delays = [r.delay_seconds for r in replies]
+    assert all(0.05 <= d <= 0.5 for d in delays)
+    assert min(delays) < 0.1 and max(delays) > 0.45
+    # The same seed without the range serves the same statuses: the draws are a stream apart.
+    plain, _ = cloudbeds_sim({"default": {"error_rate": 0.5}})
+    assert [r.status for r in replies] == [get(plain, hotel).status for _ in range(200)]
+
+
 def test_unreadable_pages_never_change_the_truth() -> None:
     clean, _ = cloudbeds_sim({})
     broken, hotel = cloudbeds_sim({"default": {"error_rate": 0.3, "malformed_rate": 0.3,

@@ -1,6 +1,10 @@
 """One hotel's sync: every page since its checkpoint, one Kafka message per reservation, and the
 checkpoint advanced only once Kafka acknowledged all of them.
 
+A sync that took more than one request walks its pages again until a walk proves the one
+before it skipped nothing while the PMS changed underneath (``walks.py``); each record version
+is published once per sync however many walks saw it.
+
 Message value: the reservation re-serialized compactly from the parsed page (``json.dumps``
 with ``ensure_ascii=False``; key order, strings and integers of any size are kept, floats keep
 their value but not their spelling, e.g. ``612.40`` → ``612.4``). Records are elements of a page
@@ -31,6 +35,7 @@ from pmsync.fetching.delta import format_instant, next_cursor, since_value
 from pmsync.fetching.pagination import Pager
 from pmsync.fetching.source import SourceSpec
 from pmsync.fetching.templates import as_headers, as_query, render, render_string
+from pmsync.fetching.walks import Walks, identity
 from pmsync.hotels import Hotel
 from pmsync.kafka import headers as H
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
@@ -73,8 +78,10 @@ class SyncResult:
     hotel_id: str
     fetch_id: str
     ok: bool
-    records: int = 0
-    pages: int = 0
+    records: int = 0     # published (each record version once per sync)
+    pages: int = 0       # pages of the first walk: how many the hotel's changes filled
+    requests: int = 0    # page requests over every walk (what confirming them cost)
+    walks: int = 0
     too_large: int = 0   # records sent to the DLQ instead (counted in records too)
     delta_cursor: str | None = None
     error: str | None = None
@@ -164,8 +171,9 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
         checkpoint = await run_db(store.start, hotel_id, fetch_id)
         since = since_value(checkpoint.delta_cursor, job.source.delta)
         base = variables(job, since, format_instant(started, job.source.delta.format))
-        pager = Pager(job.source.pagination)
         key = hotel_id.encode()
+        walks = Walks()
+        pager = Pager(job.source.pagination)
         more = True
         while more:
             request = build_request(job, {**base, **pager.variables()})
@@ -174,12 +182,17 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
             fetched_at = now().strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
             page_headers = _base_headers(job, fetch_id) + [(H.FETCHED_AT, fetched_at)]
             acks = []
+            published = 0
             for record in records:
                 headers = list(page_headers)
                 context = job.compiled.context_for(record, body)
-                if context is not None:
-                    headers.append((H.CONTEXT, encode(context)))
+                context_bytes = encode(context) if context is not None else None
                 value = encode(record)
+                if not walks.first_seen(identity(value, context_bytes)):
+                    continue    # an earlier walk (or page) of this sync published it
+                published += 1
+                if context_bytes is not None:
+                    headers.append((H.CONTEXT, context_bytes))
                 size = len(value) + sum(len(k) + len(v) for k, v in headers)
                 if size > MAX_RECORD_BYTES and dlq_topic is not None:
                     acks.append(await producer.send(dlq_topic, value=value[:PREVIEW_BYTES], key=key,
@@ -189,10 +202,16 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
                 acks.append(await producer.send(topic, value=value, key=key, headers=headers))
             # Waiting per page keeps memory bounded; the checkpoint still waits for all pages.
             await asyncio.gather(*acks)
-            metrics.RECORDS_PUBLISHED.labels(hotel_id=hotel_id).inc(len(records))
-            result.records += len(records)
-            result.pages += 1
+            metrics.RECORDS_PUBLISHED.labels(hotel_id=hotel_id).inc(published)
+            result.records += published
+            result.requests += 1
+            result.walks = walks.count
+            if walks.count == 1:
+                result.pages += 1
             more = pager.advance(records, body)
+            if not more and walks.another(pager.requests):
+                pager = Pager(job.source.pagination)
+                more = True
         result.delta_cursor = next_cursor(started, job.source.delta)
         await run_db(store.succeed, hotel_id, fetch_id, result.delta_cursor, result.records)
         result.ok = True
@@ -201,7 +220,9 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
     except Exception as exc:
         result.error = _describe(exc)
         log.warning("sync failed", extra={"hotel_id": hotel_id, "fetch_id": fetch_id,
-                                          "pages": result.pages, "error": result.error})
+                                          "pages": result.pages, "requests": result.requests,
+                                          "walks": result.walks,
+                                          "error": result.error})
         try:
             await run_db(store.fail, hotel_id, fetch_id, result.error)
         except Exception as db_exc:  # the database being down must not kill the fetcher
@@ -214,6 +235,7 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
     if result.ok:
         log.info("sync done", extra={"hotel_id": hotel_id, "fetch_id": fetch_id,
                                      "records": result.records, "pages": result.pages,
+                                     "requests": result.requests, "walks": result.walks,
                                      "too_large": result.too_large,
                                      "seconds": round(result.seconds, 3)})
     return result

@@ -196,9 +196,10 @@ def test_each_reservation_is_one_message_keyed_by_hotel_with_lineage_headers(pms
         assert SECRET.encode() not in b"".join(v for _, v in m.headers) + m.value
     assert fetch_ids == {next(r.fetch_id for r in results if r.hotel_id == a)}
 
-    # The PMS was asked exactly as the source block says.
+    # The PMS was asked exactly as the source block says; a walk of several pages is walked
+    # once more to prove nothing moved past a page boundary (pmsync/fetching/walks.py).
     asked = pms.requests["p1"]
-    assert [int(r.query["page"]) for r in asked] == [1, 2, 3]
+    assert [int(r.query["page"]) for r in asked] == [1, 2, 3, 1, 2, 3]
     assert {r.query["since"] for r in asked} == {"2000-01-01T00:00:00Z"}
     assert all(r.query["size"] == str(PAGE_SIZE) for r in asked)
 

@@ -43,14 +43,6 @@ RUN pip install --no-deps -e . \
  && pip uninstall -y -q pip
 
 FROM ${BASE_IMAGE} AS runtime
-ARG VERSION=dev
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="pmsync" \
-      org.opencontainers.image.description="Config-driven hotel PMS reservation pipeline: fetch, validate, map, load, serve." \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="debian:bookworm-slim"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
@@ -63,8 +55,17 @@ COPY --from=builder /app /app
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PMSYNC_STACK_DIR=/tmp/pmsync PMSYNC_SECRETS_DIR=/run/pmsync-secrets
 WORKDIR /app
-# Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+# Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd. It owns
+# /run/pmsync-secrets, so an empty volume mounted there (compose) is writable by it.
 USER 10001:10001
-# /run/pmsync-secrets is owned by that user so an empty volume mounted there inherits it.
+# Last, so a new version or commit re-labels the image without rebuilding a layer above.
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="pmsync" \
+      org.opencontainers.image.description="Config-driven hotel PMS reservation pipeline: fetch, validate, map, load, serve." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="debian:bookworm-slim"
 ENTRYPOINT ["pmsync"]
 CMD ["--help"]

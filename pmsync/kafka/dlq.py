@@ -34,6 +34,11 @@ def without_error_headers(headers: Headers | None) -> Headers:
     return [(k, v) for k, v in (headers or []) if not k.startswith(_ERROR_PREFIXES)]
 
 
+def error_headers(headers: Headers | None) -> Headers:
+    """The headers ``dlq_headers`` added: what failed, where, under which config, when."""
+    return [(k, v) for k, v in (headers or []) if k.startswith(_ERROR_PREFIXES)]
+
+
 @dataclass(frozen=True)
 class SourcePosition:
     topic: str

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from pmsync.db.bookings import BookingStore
 from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
+from pmsync.kafka.limits import fits, shrink
 from pmsync.loader import metrics
 from pmsync.loader.batch import Batch, Message
 from pmsync.loader.store import BatchOutcome, Reject, store_batch
@@ -67,8 +68,12 @@ class DeadLetterPublisher:
                           if booking.get("pms_type") else None)
             headers = dlq_headers(reject.error, reject.message.position, config_key=config_key,
                                   config_hash=booking.get("config_hash"), original=reject.message.headers)
+            value = reject.message.value or b""
+            if not fits(reject.message.key, value, headers):
+                # Refused by the broker on every retry, it would stall the loader on this batch.
+                value, headers = shrink(value, headers)
             sent.append(await self.producer.send(self.topic, key=reject.message.key,
-                                                 value=reject.message.value or b"", headers=headers))
+                                                 value=value, headers=headers))
         if sent:
             await asyncio.wait_for(asyncio.gather(*sent), 30)  # raises if the broker did not take one
 

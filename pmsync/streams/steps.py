@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import orjson
 
-from pmsync.errors import PMSConfigMissingError, PMSError, PMSMappingError
+from pmsync.errors import PMSConfigMissingError, PMSDataValidationError, PMSError, PMSMappingError
 from pmsync.kafka import headers as h
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
 from pmsync.serde.avro import encode_row
@@ -70,12 +70,19 @@ def _config_for(registry: ConfigRegistry, headers: dict[str, bytes]):
     return compiled
 
 
+def _value(msg: Message, error: type[PMSError]) -> bytes:
+    if msg.value is None:
+        raise error("the message has no value (a tombstone); this topic carries reservations "
+                    "only: find the producer that sent it, nothing here needs replaying", path="$")
+    return msg.value
+
+
 def validate_step(registry: ConfigRegistry, msg: Message) -> Routed:
     headers = h.header_dict(msg.headers)
     compiled = None
     try:
         compiled = _config_for(registry, headers)
-        record = compiled.parse_record(msg.value or b"")
+        record = compiled.parse_record(_value(msg, PMSDataValidationError))
         compiled.validate_raw(record)
     except PMSError as error:
         return _reject(msg, error, compiled)
@@ -98,7 +105,7 @@ def map_step(registry: ConfigRegistry, msg: Message) -> Routed:
     compiled = None
     try:
         compiled = _config_for(registry, headers)
-        record = compiled.parse_record(msg.value or b"")
+        record = compiled.parse_record(_value(msg, PMSMappingError))
         row = compiled.map_row(record, _context(headers))
         value = encode_row(row, _text(headers[h.HOTEL_ID]), compiled.pms_type, compiled.version,
                            compiled.hash, _text(headers.get(RAW_TOPIC) or msg.topic.encode()),

@@ -12,7 +12,10 @@ the broker on its next topic or the DLQ (acks=all, idempotent producer), in batc
 batch may wait for its acks while the next is processed. A crash replays the
 uncommitted batch: at-least-once, and the loader's idempotent upsert makes it exactly-once in
 Postgres. A step never raises for bad input; if it raises anyway (a bug), the message goes to
-the DLQ as an internal error rather than stopping the worker.
+the DLQ as an internal error rather than stopping the worker. A result too large for its
+next topic (read from a topic that allows larger messages) goes to the DLQ instead, and a
+reject too large for the DLQ goes there as a bounded preview (``pmsync.kafka.limits``): the
+broker would refuse either on every attempt, and the worker would stop on that offset.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
 from pmsync.compiled import log_status
-from pmsync.errors import PMSInternalError
+from pmsync.errors import PMSDataValidationError, PMSError, PMSInternalError
+from pmsync.kafka import headers as h
 from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
+from pmsync.kafka.limits import MAX_RECORD_BYTES, record_bytes, shrink, too_large_error
 from pmsync.runtime import tune_for_batches
 from pmsync.settings import Settings
 from pmsync.streams.registry import ConfigRegistry, follow_configs
@@ -55,6 +60,9 @@ class WorkerSpec:
     source: str          # topic consumed
     ok: str              # topic a passing message goes to
     step: Step
+    # The error (so the stage) of a result too large for ``ok``: what the fetcher reports for
+    # a raw record too large to publish, schema, unless a stage says otherwise.
+    too_large_as: type[PMSError] = PMSDataValidationError
 
 
 class StreamWorker:
@@ -122,10 +130,15 @@ class StreamWorker:
                                   record.topic, record.partition, record.offset)
                 routed = self._run_step(message)
                 if routed.ok:
-                    passed += 1
-                    out.add(ok_topic, record.key, routed.value, routed.headers)
-                else:
-                    out.add(self._rejected(routed), record.key, routed.value or b"", routed.headers)
+                    if out.add(ok_topic, record.key, routed.value, routed.headers):
+                        passed += 1
+                        continue
+                    routed = self._too_large(message, routed)
+                dlq_topic = self._rejected(routed)
+                if not out.add(dlq_topic, record.key, routed.value or b"", routed.headers):
+                    value, headers = shrink(routed.value, routed.headers)
+                    if not out.add(dlq_topic, record.key, value, headers):
+                        raise AssertionError("a shrunk dead letter must fit")  # limits.py's promise
             offsets[tp] = records[-1].offset + 1
         self._ok_count.inc(passed)  # once per batch: a metric update takes a lock
         return await out.send(), offsets
@@ -151,6 +164,20 @@ class StreamWorker:
             error = PMSInternalError(f"{self.spec.role} failed unexpectedly: {type(exc).__name__}: {exc}"[:500])
             return Routed(False, message.value, dlq_headers(error, message.position, original=message.headers),
                           error)
+
+    def _too_large(self, message: Message, routed: Routed) -> Routed:
+        """The reject of a result its next topic cannot take, with the original bytes (the
+        DLQ send shrinks them if they do not fit either)."""
+        size = record_bytes(message.key, routed.value, routed.headers)
+        error = too_large_error(size, self.spec.too_large_as,
+                                what=f"the {self.spec.role}'s output for this message")
+        found = dict(message.headers)
+        compiled = self.registry.for_headers(found.get(h.PMS_TYPE), found.get(h.PMS_VERSION))
+        return Routed(False, message.value,
+                      dlq_headers(error, message.position, original=message.headers,
+                                  config_key=getattr(compiled, "key", None),
+                                  config_hash=getattr(compiled, "hash", None)),
+                      error, h.text(found, h.HOTEL_ID))
 
     def _rejected(self, routed: Routed) -> str:
         """Metrics and log line for one reject; returns the DLQ topic."""
@@ -202,17 +229,28 @@ class _Outbox:
         self.open: dict[tuple[str, int], object] = {}
         self.full: list[tuple[str, int, object]] = []   # in the order they filled up
 
-    def add(self, topic: str, key: bytes | None, value: bytes, headers: list) -> None:
+    def add(self, topic: str, key: bytes | None, value: bytes, headers: list) -> bool:
+        """Append one message; False (and nothing appended) when it is larger than
+        ``MAX_RECORD_BYTES``, which the broker would refuse on every attempt."""
         partition = self.partition_of(topic, key)
         builder = self.open.get((topic, partition))
         if builder is None:
             builder = self.open[(topic, partition)] = self.producer.create_batch()
-        if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            # Full: keep it for send(), start another (a message too large for an empty batch raises).
+        added = builder.append(key=key, value=value, timestamp=None, headers=headers)
+        if added is None:
+            # Full: keep it for send(), start another (an empty batch takes any one message).
             self.full.append((topic, partition, builder))
             builder = self.open[(topic, partition)] = self.producer.create_batch()
-            if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                raise ValueError(f"a message of {len(value)} bytes does not fit a Kafka batch")
+            added = builder.append(key=key, value=value, timestamp=None, headers=headers)
+        if added.size > MAX_RECORD_BYTES:
+            # Checked after the append, where the size is known for free: a message this large
+            # exceeds a batch (256 KiB), so it is alone in a new one, which is dropped unsent.
+            if builder.record_count() != 1:
+                raise AssertionError("an oversized message shares its batch; max_batch_size "
+                                     "must stay below MAX_RECORD_BYTES")
+            del self.open[(topic, partition)]   # never send an empty batch
+            return False
+        return True
 
     async def send(self) -> list[asyncio.Future]:
         """Hand every batch to the producer, a partition's in the order they were filled; the

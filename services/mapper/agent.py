@@ -3,10 +3,13 @@ against the config's rules, sanitized, and sent Avro-encoded to the bookings top
 
 from __future__ import annotations
 
+from pmsync.errors import PMSMappingError
 from pmsync.settings import Settings
 from pmsync.streams.steps import map_step
 from pmsync.streams.worker import WorkerSpec
 
 
 def spec(settings: Settings) -> WorkerSpec:
-    return WorkerSpec("mapper", settings.topics.validated, settings.topics.bookings, map_step)
+    # A booking too large for the bookings topic is a mapping reject: its raw record passed.
+    return WorkerSpec("mapper", settings.topics.validated, settings.topics.bookings, map_step,
+                      too_large_as=PMSMappingError)

@@ -238,3 +238,36 @@ def test_database_down_keeps_the_batch_uncommitted_and_retries_it(settings, topi
     loader.settings = settings    # the database is back
     run_until_caught_up(loader, settings)
     assert sorted(stored(db, hotel)) == sorted(f"R-{i}" for i in range(5))
+
+
+def test_a_reject_too_large_for_the_dlq_goes_there_as_a_preview_and_the_loader_goes_on(
+        settings, db, loaders, hotel):
+    # Another producer wrote 2 MB of garbage to a bookings topic that takes 4 MiB messages:
+    # the DLQ (1 MiB) refused it whole on every retry, and the loader stalled on that batch.
+    import dataclasses
+
+    from pmsync.kafka.limits import PREVIEW_BYTES
+    from pmsync.kafka.topics import create_topics, delete_topics, topic_specs
+    big = 4 * 1024 * 1024
+    create_topics(settings, [dataclasses.replace(s, config={**s.config, "max.message.bytes": str(big)})
+                             if s.name == settings.topics.bookings else s for s in topic_specs(settings)])
+    try:
+        garbage = b"\x07" * 2_000_000
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", max_request_size=big)
+        producer.send(settings.topics.bookings, key=b"big", value=garbage)
+        producer.send(settings.topics.bookings, key=b"tombstone", value=None)
+        producer.send(settings.topics.bookings, key=hotel.encode(), value=encode_booking(make_booking(hotel, "R-1")))
+        producer.flush()
+        producer.close()
+        loader = start(loaders, settings, options())
+        outcomes = run_until_caught_up(loader, settings)
+        assert sum(len(o.rejects) for o in outcomes) == 2
+        assert sorted(stored(db, hotel)) == ["R-1"]
+        dead = {m.key: m for m in _dlq_messages(settings, 2)}
+        assert set(dead) == {b"big", b"tombstone"}
+        assert dead[b"big"].value == garbage[:PREVIEW_BYTES]
+        reason = header_dict(dead[b"big"].headers)[dlq_names.MESSAGE].decode()
+        assert "Replaying this preview cannot work" in reason and "2,000," in reason
+        assert header_dict(dead[b"tombstone"].headers)[dlq_names.STAGE] == b"load"
+    finally:
+        delete_topics(settings)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +64,14 @@ class Probe:
         self._assigned = 0
         self._waiting_since: float | None = None   # first poll that saw work not yet committed
         self._last_progress: float | None = None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Probe":
+        """The limits from PMSYNC_PROBE_ALIVE_S / PMSYNC_PROBE_STUCK_S (the Helm chart's
+        probes.aliveWithinSeconds / stuckAfterSeconds), else the defaults."""
+        environ = os.environ if environ is None else environ
+        return cls(alive_within_s=float(environ.get("PMSYNC_PROBE_ALIVE_S") or 60),
+                   stuck_after_s=float(environ.get("PMSYNC_PROBE_STUCK_S") or 120))
 
     # -- called from the worker loop ------------------------------------------------------
 

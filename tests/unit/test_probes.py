@@ -115,3 +115,9 @@ def test_the_server_answers_each_probe_with_its_status_and_reason(probe: Probe) 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_limits_come_from_the_charts_environment() -> None:
+    probe = Probe.from_env({"PMSYNC_PROBE_ALIVE_S": "15", "PMSYNC_PROBE_STUCK_S": "45"})
+    assert (probe.alive_within_s, probe.stuck_after_s) == (15.0, 45.0)
+    assert Probe.from_env({}).stuck_after_s == 120.0

@@ -25,7 +25,8 @@ Python API::
 CLI: ``pmsync simulator --hotels 50 --seed 7 --port 8081 [--faults FILE] [--tick-seconds N]``.
 Layout: ``world.py`` (hotels, bookings, time), ``generate.py`` (booking content),
 ``defects.py`` (invalid records), ``render/`` (canonical → each family's raw format and
-requests), ``pages.py`` (filter + paging), ``faults.py``, ``simulator.py`` (one request →
+requests), ``pages.py`` (filter + paging), ``faults.py``, ``churn.py`` (bookings edited
+between the pages of a walk: the ``churn_rate`` fault setting), ``simulator.py`` (one request →
 reply), ``server.py`` (aiohttp), ``golden.py`` (golden samples for ``pms_configs/``).
 
 The simulator is a test double: its credentials are generated fakes, and it must never be

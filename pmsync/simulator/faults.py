@@ -26,7 +26,7 @@ from typing import Any
 
 _INT_FIELDS = ("latency_ms", "latency_max_ms", "retry_after_seconds")
 RATE_FIELDS = ("timeout_rate", "error_rate", "rate_limit_rate", "malformed_rate",
-               "truncated_rate", "duplicate_rate", "out_of_order_rate")
+               "truncated_rate", "duplicate_rate", "out_of_order_rate", "churn_rate")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class FaultSettings:
     truncated_rate: float = 0.0      # valid JSON cut off half way
     duplicate_rate: float = 0.0      # one record of the page served twice
     out_of_order_rate: float = 0.0   # an older version served after the newer one
+    # Not a fault of what is served: with it above 0 the hotel's PMS orders records by
+    # modification time and edits bookings between the page requests of a walk (churn.py).
+    churn_rate: float = 0.0
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "faults") -> "FaultSettings":

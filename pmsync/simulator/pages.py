@@ -4,7 +4,9 @@ extra records a duplicate or out-of-order fault adds, and the family's response 
 Paging rules, identical to what the configs' ``source.pagination`` tells the fetcher:
 ``none`` serves everything; ``page`` serves records ``(page-1)*size …``; ``offset`` serves
 ``offset …``; ``cursor`` serves the records after the one whose ``Id`` is the cursor, and
-answers the last served record's ``Id`` as the next cursor (null on an empty page).
+answers the last served record's ``Id`` as the next cursor (null on an empty page). Positions
+are in creation order, or in modification-time order for a hotel in churn mode; "after the
+cursor record" means after where that record sorts *now*, as an id cursor on a real PMS does.
 
 Extras never disturb paging: with offset paging the fetcher advances by the number of
 records it received, so extras go only on the last page there. This module must never change
@@ -13,17 +15,27 @@ the world.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pmsync.simulator.booking import SimBooking
 from pmsync.simulator.faults import Decision
 from pmsync.simulator.render import Query, SimHttpError
-from pmsync.simulator.world import Entry, HotelState
+from pmsync.simulator.world import Entry, HotelState, modification_order
 
 
-def select(state: HotelState, query: Query) -> tuple[list[Entry], int, bool, str | None]:
+@dataclass(frozen=True)
+class Served:
+    """One page as answered: its body, the records it holds and whether it ends the walk."""
+    body: Any
+    entries: list[Entry]
+    last: bool
+
+
+def select(state: HotelState, query: Query, by_modification: bool = False
+           ) -> tuple[list[Entry], int, bool, str | None]:
     """(entries of this page, total matching, is the last page, next cursor)."""
-    entries = state.visible(query.since, query.until)
+    entries = state.visible(query.since, query.until, by_modification)
     total = len(entries)
     kind = state.family.pagination
     if kind == "none":
@@ -33,13 +45,15 @@ def select(state: HotelState, query: Query) -> tuple[list[Entry], int, bool, str
         start = (query.page - 1) * size if kind == "page" else (query.offset or 0)
         chunk = entries[start:start + size]
         return chunk, total, start + size >= total, None
-    after = -1
+    rest = entries
     if query.cursor:
         known = state.by_uid.get(query.cursor)
         if known is None:
             raise SimHttpError(400, f"unknown cursor {query.cursor!r}")
-        after = known.seq
-    rest = [e for e in entries if e.seq > after]
+        if by_modification:
+            rest = [e for e in entries if modification_order(e) > modification_order(known)]
+        else:
+            rest = [e for e in entries if e.seq > known.seq]
     chunk = rest[:size]
     return chunk, total, len(rest) <= size, chunk[-1].current.uid if chunk else None
 
@@ -62,11 +76,12 @@ def with_extras(chunk: list[Entry], decision: Decision, last: bool,
     return served
 
 
-def build(state: HotelState, query: Query, decision: Decision) -> Any:
-    """The response body (a JSON-ready value) for one page request."""
-    chunk, total, last, next_cursor = select(state, query)
+def build(state: HotelState, query: Query, decision: Decision,
+          by_modification: bool = False) -> Served:
+    """The response (a JSON-ready body) for one page request."""
+    chunk, total, last, next_cursor = select(state, query, by_modification)
     family = state.family
     served = with_extras(chunk, decision, last, family.pagination)
     view = state.hotel.view
     records = [family.render(b, view) for b in served]
-    return family.envelope(records, served, query, total, next_cursor, view)
+    return Served(family.envelope(records, served, query, total, next_cursor, view), chunk, last)

@@ -17,6 +17,7 @@ import orjson
 from multidict import CIMultiDict
 
 from pmsync.simulator import pages
+from pmsync.simulator.churn import Churn
 from pmsync.simulator.faults import Faults
 from pmsync.simulator.render import FAMILIES, Family, SimHttpError
 from pmsync.simulator.world import HotelState, World
@@ -54,6 +55,7 @@ class Simulator:
         self.faults = Faults(seed)
         if faults:
             self.faults.load(dict(faults))
+        self.churn = Churn(seed)
         self._routes: dict[tuple[str, str], Family] = {
             (f.method, f.path): f for f in FAMILIES.values()}
         self.requests = 0
@@ -108,7 +110,12 @@ class Simulator:
             elif decision.status is not None:
                 reply = _error(decision.status, "the PMS is having a bad day")
             else:
-                reply = _json_reply(200, pages.build(state, q, decision))
+                churning = settings.churn_rate > 0
+                served = pages.build(state, q, decision, by_modification=churning)
+                reply = _json_reply(200, served.body)
+                # The PMS edits between this request and the walk's next one (churn.py).
+                self.churn.after_page(state, served.entries, served.last, settings.churn_rate,
+                                      self.clock())
                 if decision.malformed:
                     reply.body = b'{"data": [{"reservationID": 4411, <html>Bad Gateway</html>'
                 elif decision.truncated:

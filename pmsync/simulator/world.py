@@ -3,8 +3,13 @@ truth, and how both change over time.
 
 Everything is a function of the seed, the hotel count and the times passed in: the same seed
 and the same ``tick(now)`` calls give the same world, byte for byte. Records are kept in
-creation order (``seq``), which is the order every family serves them in, so a booking that
-changes during a paged walk never shifts the records after it (no record can be skipped).
+creation order (``seq``), which is the order every family serves them in by default, so a
+booking that changes during a paged walk never shifts the records after it. A hotel in churn
+mode (``churn.py``) is served in modification-time order instead, as real PMSs do, where
+changes during a walk do shift pages.
+
+Property ids are unique in a world: the same id on two hotels would route the second one's
+requests to the first, which then refuses its credentials forever.
 
 This module must never do I/O or read the wall clock itself (callers pass ``now``).
 """
@@ -80,11 +85,22 @@ class HotelState:
         entry.history.append(entry.current)
         entry.current = booking
 
-    def visible(self, since: datetime | None, until: datetime | None) -> list[Entry]:
-        """Records changed in [since, until], in creation order (the "changed since" filter)."""
-        return [e for e in self.entries
-                if (since is None or e.current.updated_at >= since)
-                and (until is None or e.current.updated_at <= until)]
+    def change(self, entry: Entry, rng: random.Random, now: datetime) -> None:
+        """One realistic change to a booking at ``now``, strictly newer than the version it
+        replaces even within one second, so "newest wins" is never a tie."""
+        stamp = max(now, entry.current.updated_at + timedelta(seconds=1))
+        self.update(entry, generate.change(entry.current, rng, now.date(), stamp))
+
+    def visible(self, since: datetime | None, until: datetime | None,
+                by_modification: bool = False) -> list[Entry]:
+        """Records changed in [since, until] (the "changed since" filter), in creation order or,
+        ``by_modification``, in modification-time order (ties in creation order)."""
+        found = [e for e in self.entries
+                 if (since is None or e.current.updated_at >= since)
+                 and (until is None or e.current.updated_at <= until)]
+        if by_modification:
+            found.sort(key=modification_order)
+        return found
 
     def truth(self) -> dict[str, Any]:
         """What a correct pipeline ends with for this hotel after reading every record:
@@ -110,6 +126,18 @@ class HotelState:
                 "invalid": invalid}
 
 
+def modification_order(entry: Entry) -> tuple[datetime, int]:
+    """Where a record sorts in modification-time order; an edit moves it to the end."""
+    return entry.current.updated_at, entry.seq
+
+
+def unique_property_id(candidate: str, index: int, taken: set[str]) -> str:
+    """``candidate`` unless another hotel of the world has it; then the candidate with the
+    hotel's index appended, which no family's own format produces and no other hotel shares.
+    Hotels that did not collide keep the id (and the world) their seed always gave them."""
+    return candidate if candidate not in taken else f"{candidate}-{index + 1}"
+
+
 def whole_seconds(instant: datetime) -> datetime:
     return instant.astimezone(UTC).replace(microsecond=0)
 
@@ -132,6 +160,7 @@ class World:
         self.now = whole_seconds(start)
         keys = families or list(FAMILIES)
         self.hotels: dict[str, HotelState] = {}
+        property_ids: set[str] = set()
         for i in range(hotel_count):
             family = FAMILIES[keys[i % len(keys)]]
             rng = random.Random(f"{seed}:hotel:{i}")
@@ -139,11 +168,12 @@ class World:
             hotel = Hotel(
                 id=hotel_id, name=f"{rng.choice(CITIES)} {rng.choice(KINDS)} Hotel",
                 pms_type=family.pms_type, pms_version=family.pms_version,
-                property_id=family.new_property_id(rng),
+                property_id=unique_property_id(family.new_property_id(rng), i, property_ids),
                 credentials={name: f"sim_{name}_{rng.getrandbits(64):016x}"
                              for name in family.credential_names},
                 base_url=base_url.rstrip("/"), timezone=rng.choice(family.timezones),
                 currency=rng.choice(generate.CURRENCIES))
+            property_ids.add(hotel.property_id)
             state = HotelState(hotel, family)
             self.hotels[hotel_id] = state
             for _ in range(initial_bookings):
@@ -196,10 +226,7 @@ class World:
                 state.add(self._new(state, rng, self.now, self.now))
                 created += 1
             for entry in rng.sample(live, min(len(live), rng.choice((0, 1, 1, 2, 3)))):
-                # Strictly newer than the version it replaces, even within one second, so
-                # "newest wins" is never a tie.
-                stamp = max(self.now, entry.current.updated_at + timedelta(seconds=1))
-                state.update(entry, generate.change(entry.current, rng, self.now.date(), stamp))
+                state.change(entry, rng, self.now)
                 changed += 1
         return {"tick": self.ticks, "created": created, "changed": changed}
 

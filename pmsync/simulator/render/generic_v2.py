@@ -4,7 +4,8 @@
 ``X-API-Key``; body ``{"items": [...], "offset": N, "limit": M, "total": T}``. Arrival and
 departure are local datetimes **with the hotel's UTC offset** (late arrivals near midnight
 included), status codes are lower case, room type codes lower case, ``audit.updatedAt`` is
-the local time with offset.
+the local time with offset. An optional ``updatedUntil=<ISO 8601>`` bounds the window from
+above: the shipped config does not send it; tests of offset paging with an upper bound do.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class GenericV2(Family):
             raise SimHttpError(400, "property is required")
         return Query(property_id=query["property"], credentials={"api_key": key},
                      since=parse_time(query.get("updatedSince"), "iso8601", "updatedSince"),
+                     until=parse_time(query.get("updatedUntil"), "iso8601", "updatedUntil"),
                      offset=parse_int(query.get("offset"), "offset", 0) or 0,
                      limit=parse_int(query.get("limit"), "limit", 1, self.max_page_size)
                      or self.default_page_size)

@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, g, request
 
 from services.api import cursor
 from services.api.auth import requires
+from services.api.body import json_object
 from services.api.errors import ApiError, json_response
 from services.api.params import HOTEL_ID_RE, Query
 
@@ -29,17 +30,6 @@ T = TypeVar("T")
 MAX_REPLAY_IDS = 1000
 MAX_SAMPLE_RECORDS = 1000
 DLQ_PARAMS = ("hotel", "stage", "error_class", "since", "limit", "cursor")
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_body", "the body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "the body must be a JSON object")
-    return body
 
 
 def _unavailable(what: str, exc: ImportError) -> ApiError:
@@ -116,7 +106,7 @@ def list_dlq():
 @requires("admin")
 def replay_dlq():
     Query(request.args, ())
-    body = _json_body()
+    body = json_object()
     unknown = sorted(set(body) - {"ids"})
     if unknown:
         raise ApiError(400, "invalid_body", f"unknown field(s): {', '.join(unknown[:5])}; allowed: ids")
@@ -174,7 +164,7 @@ def _dry_run(compiled: Any, sample: Any) -> dict[str, Any]:
 @requires("admin")
 def upload_config():
     Query(request.args, ())
-    body = _json_body()
+    body = json_object()
     unknown = sorted(set(body) - {"config", "sample", "dry_run"})
     if unknown:
         raise ApiError(400, "invalid_body",

@@ -13,7 +13,7 @@ import atexit
 from flask import Flask
 
 from pmsync.settings import Settings
-from services.api import admin, bookings, health, metrics
+from services.api import admin, bookings, headers, health, metrics
 from services.api.db import make_api_pool
 from services.api.errors import register_error_handlers
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings, *, pool_size: int = 4) -> Flask:
     app.extensions["pmsync_pool"] = pool
     atexit.register(pool.close)
     register_error_handlers(app)
+    headers.install(app)
     metrics.install(app)
     app.register_blueprint(bookings.bp)
     app.register_blueprint(admin.bp)

@@ -50,14 +50,24 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     mimetype="application/json", headers=headers)
 
 
+def error_document(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The error shape itself; the gunicorn worker (services/api/worker.py) sends it too."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> Response:
-    return json_response({"error": {"code": code, "message": message, "details": details}},
-                         status, headers)
+    return json_response(error_document(code, message, details), status, headers)
+
+
+def code_for_reason(reason: str) -> str:
+    """A stable code from an HTTP reason phrase: "Request Header Fields Too Large" ->
+    "request_header_fields_too_large"."""
+    return (reason or "error").lower().replace(" ", "_").replace("'", "")
 
 
 def _http_code(exc: HTTPException) -> str:
-    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    return code_for_reason(exc.name)
 
 
 def register_error_handlers(app: Flask) -> None:

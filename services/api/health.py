@@ -39,11 +39,15 @@ def prometheus_metrics():
     return metrics.exposition()
 
 
+# The documentation is the same for every caller and holds no data: caches may keep it a while.
+_DOCS_CACHE = {"Cache-Control": "public, max-age=300"}
+
+
 @bp.get("/openapi.json")
 def openapi_json():
-    return json_response(spec())
+    return json_response(spec(), headers=_DOCS_CACHE)
 
 
 @bp.get("/docs")
 def docs():
-    return Response(docs_html(), mimetype="text/html")
+    return Response(docs_html(), mimetype="text/html", headers=_DOCS_CACHE)

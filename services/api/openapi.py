@@ -25,13 +25,24 @@ def _json(schema: dict, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# What the server refuses before any route runs (services/api/worker.py answers these in the
+# same shape): every operation can get them.
+_SERVER_REFUSALS = (400, 414, 431)
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
-    text = {400: "Bad parameter, body or cursor", 401: "Missing, malformed, unknown or revoked key",
+    text = {400: "Bad parameter, body or cursor; or a request that is not valid HTTP (bad header "
+                 "bytes, broken chunked framing)",
+            401: "Missing, malformed, unknown or revoked key (code unauthorized), or an expired "
+                 "key (code key_expired)",
             403: "The key's kind does not fit the route", 404: "Not found",
+            413: "Body larger than 5 MiB, with Content-Length or chunked",
+            414: "Request line (path and query) longer than the server accepts",
             415: "Body is not JSON", 422: "The config is invalid (every error with its JSON pointer)",
+            431: "Too many request headers, or one too large",
             501: "A pipeline function this route needs is not in this build",
             503: "Postgres is unreachable"}
-    out = {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+    out = {str(s): _json(_ref("Error"), text[s]) for s in sorted({*statuses, *_SERVER_REFUSALS})}
     out["default"] = _json(_ref("Error"), "Any other error, in the same shape")
     return out
 
@@ -210,7 +221,7 @@ _PATHS: dict[str, Any] = {
         "summary": "Send DLQ messages back to the raw topic",
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ReplayRequest")}}},
         "responses": {"200": _json(_ref("ReplayResult"), "How many were replayed"),
-                      **_errors(400, 401, 403, 415, 501, 503)},
+                      **_errors(400, 401, 403, 413, 415, 501, 503)},
     }},
     "/api/admin/pms-configs": {
         "get": {"operationId": "listConfigs", "tags": ["admin"], "security": _ADMIN,
@@ -223,7 +234,7 @@ _PATHS: dict[str, Any] = {
                                  "content": {"application/json": {"schema": _ref("ConfigUpload")}}},
                  "responses": {"200": _json(_ref("ConfigUploadResult"), "Dry run only, nothing stored"),
                                "201": _json(_ref("ConfigUploadResult"), "Stored and published"),
-                               **_errors(400, 401, 403, 415, 422, 501, 503)}},
+                               **_errors(400, 401, 403, 413, 415, 422, 501, 503)}},
     },
     "/healthz": {"get": {"operationId": "healthz", "tags": ["ops"], "security": [],
                          "summary": "The process is up",
@@ -234,14 +245,16 @@ _PATHS: dict[str, Any] = {
     "/metrics": {"get": {"operationId": "metrics", "tags": ["ops"], "security": [],
                          "summary": "Prometheus metrics (all workers)",
                          "responses": {"200": {"description": "Prometheus text format",
-                                               "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+                                               "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                       **_errors()}}},
     "/openapi.json": {"get": {"operationId": "openapi", "tags": ["ops"], "security": [],
                               "summary": "This document",
-                              "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
+                              "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1"), **_errors()}}},
     "/docs": {"get": {"operationId": "docs", "tags": ["ops"], "security": [],
                       "summary": "This document as an HTML page",
                       "responses": {"200": {"description": "HTML",
-                                            "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+                                            "content": {"text/html": {"schema": {"type": "string"}}}},
+                                      **_errors()}}},
 }
 
 
@@ -250,8 +263,10 @@ def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "pmsync API", "version": "1",
-                 "description": "Clean, per-hotel bookings from many PMSs. Errors are "
-                                "{\"error\": {\"code\", \"message\", \"details\"}}."},
+                 "description": "Clean, per-hotel bookings from many PMSs. Every error, including "
+                                "the server's own refusals (400, 413, 414, 431), is "
+                                "{\"error\": {\"code\", \"message\", \"details\"}}. Every "
+                                "response but this document carries Cache-Control: no-store."},
         "paths": _PATHS,
         "components": {
             "schemas": _SCHEMAS,

@@ -43,7 +43,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, threads: in
 
     ApiServer(factory or build, {
         "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-        "worker_class": "gthread", "keepalive": 30, "timeout": 30, "graceful_timeout": 10,
+        "worker_class": "services.api.worker.JsonErrorWorker", "keepalive": 30, "timeout": 30, "graceful_timeout": 10,
         "accesslog": None, "errorlog": "-", "loglevel": settings.log_level.lower(),
         "proc_name": "pmsync-api",
     }).run()

@@ -115,7 +115,7 @@ def _attempts(api: psycopg.Connection, world) -> list[tuple[str, Callable[[], ob
 
     attempts.append(("every pmsync.* setting at once to admin, then victim", everything_at_once))
     for statement in ("SET ROLE pmsync", "SET ROLE postgres", "SET SESSION AUTHORIZATION pmsync",
-                      "SET SESSION AUTHORIZATION postgres", "SET row_security = off",
+                      "SET SESSION AUTHORIZATION postgres", "SET LOCAL row_security = off",
                       "SET search_path = pg_temp, public",
                       "ALTER TABLE bookings DISABLE ROW LEVEL SECURITY",
                       "ALTER TABLE bookings NO FORCE ROW LEVEL SECURITY",
@@ -125,14 +125,16 @@ def _attempts(api: psycopg.Connection, world) -> list[tuple[str, Callable[[], ob
                       "GRANT SELECT ON api_keys TO pmsync_api",
                       "UPDATE api_keys SET revoked_at = NULL, is_admin = true, hotel_id = NULL",
                       "INSERT INTO api_keys (key_prefix, key_hash, is_admin) VALUES ('pmk_x', 'x', true)"):
+        # (row_security LOCAL: set for the session, it would make every later read of this
+        # test fail, so they would prove nothing.)
         attempts.append((statement, lambda s=statement: api.execute(s)))
     # Every SECURITY DEFINER function the role may call, with guessed arguments.
     definers = api.execute(
-        """SELECT p.oid::regprocedure::text, p.proname, p.pronargs, p.proargtypes::regtype[]::text[]
+        """SELECT p.oid::regprocedure::text, p.proname, p.proargtypes::regtype[]::text[]
              FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
             WHERE n.nspname = 'public' AND p.prosecdef
               AND has_function_privilege(current_user, p.oid, 'EXECUTE')""").fetchall()
-    for signature, name, nargs, types in definers:
+    for signature, name, types in definers:
         for value in _guesses(world):
             args = [value if t == "text" else None for t in types]
             attempts.append((f"SELECT * FROM {signature} with {value!r}", lambda n=name, a=args: api.execute(

@@ -52,3 +52,13 @@ def publish_configs(settings: Settings, configs: list, conn: psycopg.Connection 
 def publish_config(settings: Settings, cfg, conn: psycopg.Connection | None = None, *,
                    bootstrap_timeout_s: float = DEFAULT_BOOTSTRAP_TIMEOUT_S) -> None:
     publish_configs(settings, [cfg], conn, bootstrap_timeout_s=bootstrap_timeout_s)
+
+
+def stored_config(database_url: str, key: str) -> bytes | None:
+    """The body stored for ``pms_type:version`` (validated when it was published), or None.
+    What stream workers fall back to when the configs topic's record for a key is not valid."""
+    pms_type, _, version = key.partition(":")
+    with psycopg.connect(database_url, connect_timeout=5, application_name="pmsync-configs") as conn:
+        row = conn.execute("SELECT body::text FROM pms_configs WHERE pms_type = %s AND version = %s",
+                           (pms_type, version)).fetchone()
+    return row[0].encode() if row else None

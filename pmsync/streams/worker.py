@@ -33,6 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter, Histogram, start_http_server
 
 from pmsync.compiled import log_status
+from pmsync.config_store import stored_config
 from pmsync.errors import PMSDataValidationError, PMSError, PMSInternalError
 from pmsync.kafka import headers as h
 from pmsync.kafka.consumers import BATCH_FETCH
@@ -77,7 +78,8 @@ class StreamWorker:
 
     async def run(self) -> None:
         follower = asyncio.create_task(follow_configs(self.registry, self.settings.kafka_bootstrap,
-                                                      self.settings.topics.configs, self.stop))
+                                                      self.settings.topics.configs, self.stop,
+                                                      fallback=self._stored_config))
         consumer = AIOKafkaConsumer(
             self.spec.source, bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=self.settings.group_id(self.spec.role), client_id=f"pmsync-{self.spec.role}",
@@ -109,6 +111,10 @@ class StreamWorker:
             await producer.stop()
             await asyncio.gather(follower, return_exceptions=True)
             log.info("worker stopped", extra={"worker": self.spec.role})
+
+    async def _stored_config(self, key: str) -> bytes | None:
+        """The validated copy in Postgres, for a key whose configs-topic record is not valid."""
+        return await asyncio.to_thread(stored_config, self.settings.database_url, key)
 
     async def _wait_for_configs(self, follower: asyncio.Task) -> None:
         ready = asyncio.create_task(self.registry.ready.wait())

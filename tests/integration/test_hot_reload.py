@@ -80,3 +80,44 @@ def test_publishing_a_new_config_body_changes_mapping_without_restart(settings, 
             worker.stop()
         consumer.close()
         producer.close()
+
+
+@pytest.mark.parametrize("bad_record", [b'{"pms_type": "cloudbeds", "version": "1.2"}', None],
+                         ids=["invalid-body", "tombstone"])
+def test_a_starting_worker_maps_with_the_stored_config_when_the_topic_kept_only_a_bad_record(
+        settings, topics, caplog, bad_record):
+    # What compaction leaves of a valid record followed by a bad one under the same key: the
+    # bad one alone. Postgres still holds the config `pmsync config publish` stored.
+    import logging
+
+    import psycopg
+
+    from pmsync.config_store import store_config
+    from services.mapper.agent import spec as mapper_spec
+    from tests.integration.test_poison_topics import WorkerThread, read_all, valid_record
+
+    config = load_config(CONFIG)
+    with psycopg.connect(settings.database_url) as conn:
+        store_config(conn, config)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer.send(topics.configs, key=config.key.encode(), value=bad_record)
+    producer.send(topics.validated, key=b"hot-1", value=orjson.dumps(valid_record()),
+                  headers=[(h.HOTEL_ID, b"hot-1"), (h.PMS_TYPE, b"cloudbeds"), (h.PMS_VERSION, b"1.2")])
+    producer.flush()
+    producer.close()
+
+    caplog.set_level(logging.INFO, logger="pmsync.streams.registry")
+    worker = WorkerThread(settings, mapper_spec(settings)).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (mapped := read_all(settings, topics.bookings)) and time.monotonic() < deadline:
+            assert worker.alive()
+        dead = read_all(settings, topics.dlq)
+    finally:
+        worker.stop()
+    assert not dead, [dict(m.headers)["error.message"] for ms in dead.values() for m in ms]
+    [booking] = mapped[b"hot-1"]
+    assert decode_booking(booking.value)["config_hash"] == config.hash
+    reported = [r for r in caplog.records if r.levelname == "ERROR" and getattr(r, "config", None) == config.key]
+    assert reported, "the bad record must be reported"
+    assert any("config taken from Postgres" in r.getMessage() for r in caplog.records)

@@ -1,9 +1,10 @@
 """Walking a PMS's pages: which ``page``/``offset``/``cursor`` to ask for next, and when to stop.
 
-One ``Pager`` per sync. The stop rules are docs/config-language.md's: page and offset stop on
-a short page, cursor stops on a missing/null cursor or an empty page, none asks once. A PMS
-that keeps answering (the same cursor twice, or more pages than any real hotel has) is an
-error, never an endless loop.
+One ``Pager`` per walk of a sync (a sync of several requests walks its pages again until a
+walk proves nothing was skipped: ``walks.py``). The stop rules are docs/config-language.md's:
+page and offset stop on a short page, cursor stops on a missing/null cursor or an empty page,
+none asks once. A PMS that keeps answering (the same cursor twice, or more pages than any real
+hotel has) is an error, never an endless loop.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class Walks:
         self.published.add(ident)
         return True
 
-    def another(self, requests: int, pages_per_walk: str = "") -> bool:
+    def another(self, requests: int) -> bool:
         """The current walk took ``requests`` requests: True when the sync must walk again,
         False when it is complete; raises when the PMS kept changing for ``max_walks`` walks."""
         if requests <= 1:

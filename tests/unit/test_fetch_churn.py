@@ -11,6 +11,7 @@ version was never published.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,7 +158,6 @@ class Producer:
         return done
 
     def published(self) -> set[tuple[str, int]]:
-        import json
         return {(r["id"], r["v"]) for r in map(json.loads, self.sent)}
 
 

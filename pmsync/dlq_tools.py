@@ -4,7 +4,14 @@ replay them without reading Kafka), queries over it, and replay back to the raw 
 Replay sends the original bytes with the original fetcher headers (error headers removed) to
 the raw topic (for a booking the loader rejected, the raw record it was mapped from); the
 pipeline treats it like any fetched record and the idempotent upsert makes sure a replayed
-booking is stored once. A replay that fails again lands in the DLQ again.
+booking is stored once. A replay that fails again lands in the DLQ again, and the sink folds
+that failure into the replayed row (``pms.replay_of``/``pms.replay_attempt`` travel with the
+replay): the row is failed again, with its attempts, latest reason and history (migration 0012).
+
+The sink survives Postgres outages: a batch it cannot write is retried with backoff, with the
+Kafka consumer kept alive meanwhile, and its offsets are committed only after the database
+commit. Writes are idempotent (unique DLQ position and origin, attempt-guarded updates), so a
+batch written twice, because the commit's answer was lost or the group rebalanced, is stored once.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from datetime import datetime
 import orjson
 import psycopg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
+from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka import KafkaConsumer, TopicPartition
 from psycopg.rows import dict_row
 
@@ -32,12 +41,28 @@ log = logging.getLogger(__name__)
 _INSERT = """
 INSERT INTO dlq_messages (dlq_partition, dlq_offset, hotel_id, stage, error_class, error_message,
     error_path, source_topic, source_partition, source_offset, pms_type, pms_version,
-    config_version, config_hash, failed_at, message_key, message_value, headers, origin)
+    config_version, config_hash, failed_at, message_key, message_value, headers, origin, last_failed_at)
 VALUES (%(dlq_partition)s, %(dlq_offset)s, %(hotel_id)s, %(stage)s, %(error_class)s,
     %(error_message)s, %(error_path)s, %(source_topic)s, %(source_partition)s, %(source_offset)s,
     %(pms_type)s, %(pms_version)s, %(config_version)s, %(config_hash)s, %(failed_at)s,
-    %(message_key)s, %(message_value)s, %(headers)s, %(origin)s)
+    %(message_key)s, %(message_value)s, %(headers)s, %(origin)s, %(failed_at)s)
 ON CONFLICT DO NOTHING
+"""
+
+# A failure after replay N of row ``replay_of``: the row is failed again (replayed_at NULL),
+# with attempts N + 1 and the latest reason; the reason before it goes to ``history``. The
+# ``attempts`` guard makes it count once however often the DLQ message is delivered. Without a
+# replay_attempt header (a replay sent before migration 0012) the row's replay count stands in.
+_REFAIL = """
+UPDATE dlq_messages SET
+    attempts = coalesce(%(replay_attempt)s, replay_count) + 1, replayed_at = NULL,
+    last_failed_at = %(failed_at)s, stage = %(stage)s, error_class = %(error_class)s,
+    error_message = %(error_message)s, error_path = %(error_path)s,
+    config_version = %(config_version)s, config_hash = %(config_hash)s,
+    history = history || jsonb_build_object(
+        'failed_at', coalesce(last_failed_at, failed_at), 'stage', stage, 'error_class', error_class,
+        'error_message', error_message, 'config_hash', config_hash, 'replayed_at', last_replayed_at)
+WHERE id = %(replay_of)s AND attempts <= coalesce(%(replay_attempt)s, replay_count)
 """
 
 
@@ -58,7 +83,9 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
     hotel = text(h.HOTEL_ID) or (key.decode("utf-8", "replace") if key else "")
     digest = hashlib.sha256(value or b"").hexdigest()
     origin = f"{hotel}:{text(dlq.STAGE)}:{text(dlq.CONFIG_HASH) or ''}:{digest}"
+    replay_of, replay_attempt = number(h.REPLAY_OF), number(h.REPLAY_ATTEMPT)
     return {
+        "replay_of": replay_of, "replay_attempt": replay_attempt,
         "origin": origin,
         "dlq_partition": partition, "dlq_offset": offset,
         "hotel_id": text(h.HOTEL_ID) or (key.decode("utf-8", "replace") if key else None),
@@ -76,26 +103,100 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
     }
 
 
-async def run_sink(settings: Settings, stop: asyncio.Event) -> None:
-    """Copy the DLQ topic into ``dlq_messages``; offsets are committed after the insert."""
+async def run_sink(settings: Settings, stop: asyncio.Event, *, retry_backoff_s: float = 0.5,
+                   retry_backoff_max_s: float = 30.0) -> None:
+    """Copy the DLQ topic into ``dlq_messages`` until ``stop``; offsets are committed after
+    the insert. Postgres being down never ends it: the batch is retried until it is stored."""
     consumer = AIOKafkaConsumer(settings.topics.dlq, bootstrap_servers=settings.kafka_bootstrap,
                                 group_id=settings.group_id("dlq-sink"), enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
+    store = SinkStore(settings.database_url)
     try:
-        with psycopg.connect(settings.database_url) as conn:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-                rows = [row_from_message(r.partition, r.offset, r.key, r.value, list(r.headers or []))
-                        for records in batch.values() for r in records]
-                if not rows:
-                    continue
-                with conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
-                conn.commit()
-                await consumer.commit()
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            rows = [row_from_message(r.partition, r.offset, r.key, r.value, list(r.headers or []))
+                    for records in batch.values() for r in records]
+            if not rows:
+                continue
+            failures = 0
+            while True:
+                try:
+                    # In a thread: the consumer's heartbeats go on however long Postgres takes.
+                    await asyncio.to_thread(store.write, rows)
+                    break
+                except psycopg.OperationalError as exc:
+                    failures += 1
+                    delay = min(retry_backoff_max_s, retry_backoff_s * 2 ** (failures - 1))
+                    log.error("dlq sink cannot write to Postgres; the batch is kept and retried", extra={
+                        "error_class": type(exc).__name__, "rows": len(rows), "attempt": failures,
+                        "retry_in_s": round(delay, 2)})
+                    store.close()
+                    if await _stopped(stop, delay):
+                        return  # uncommitted: read again at the next start
+            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+            try:
+                await consumer.commit(offsets)
+            except (CommitFailedError, AIOKafkaError) as exc:
+                # Stored already; whoever reads these again stores nothing twice.
+                log.warning("dlq sink offset commit failed; the batch may be read again",
+                            extra={"error_class": type(exc).__name__})
     finally:
+        store.close()
         await consumer.stop()
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+class SinkStore:
+    """The sink's one connection to Postgres, opened again after it is lost."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.conn: psycopg.Connection | None = None
+
+    def write(self, rows: list[dict]) -> None:
+        """Store ``rows`` in one transaction; raises psycopg.OperationalError (nothing or all
+        of it committed, and writing again is harmless) when Postgres cannot be reached."""
+        if self.conn is None or self.conn.closed:
+            self.conn = psycopg.connect(self.database_url, connect_timeout=5,
+                                        application_name="pmsync-dlq-sink")
+        with self.conn.transaction():
+            for row in rows:
+                _write_row(self.conn, row)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except psycopg.Error:
+                pass
+            self.conn = None
+
+
+def _write_row(conn: psycopg.Connection, row: dict) -> None:
+    if row["replay_of"] is not None:
+        if conn.execute(_REFAIL, row).rowcount:
+            return
+        if conn.execute("SELECT 1 FROM dlq_messages WHERE id = %s", (row["replay_of"],)).fetchone():
+            return  # this failure was folded in already (the DLQ message came again)
+    try:
+        with conn.transaction():  # a savepoint: one row Postgres refuses must not stop the sink
+            conn.execute(_INSERT, row)
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        # Text Postgres cannot hold (a NUL byte in a header or key, say): keep the row with
+        # those characters replaced, and say so, rather than lose it or stall on it.
+        clean = {k: v.replace("\x00", "\ufffd") if isinstance(v, str) else v for k, v in row.items()}
+        clean["headers"] = clean["headers"].replace("\\u0000", "\ufffd")
+        clean["error_message"] += (f" [the DLQ sink replaced characters Postgres cannot store: "
+                                   f"{type(exc).__name__}]")
+        conn.execute(_INSERT, clean)
 
 
 @dataclass
@@ -127,7 +228,7 @@ class DlqFilter:
 
 _COLUMNS = ("id, hotel_id, stage, error_class, error_message, error_path, source_topic, "
             "source_partition, source_offset, pms_type, pms_version, config_version, config_hash, "
-            "failed_at, replayed_at, replay_count")
+            "failed_at, replayed_at, replay_count, attempts, last_failed_at, last_replayed_at")
 
 
 def list_rejects(conn: psycopg.Connection, flt: DlqFilter) -> list[dict]:
@@ -140,7 +241,7 @@ def list_rejects(conn: psycopg.Connection, flt: DlqFilter) -> list[dict]:
 
 def show_reject(conn: psycopg.Connection, dlq_id: int) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT {_COLUMNS}, message_key, message_value, headers "
+        return cur.execute(f"SELECT {_COLUMNS}, history, message_key, message_value, headers "
                            "FROM dlq_messages WHERE id = %s", (dlq_id,)).fetchone()
 
 
@@ -159,14 +260,14 @@ def replay(settings: Settings, ids: list[int], conn: psycopg.Connection | None =
 
 
 def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection, bootstrap_timeout_s: float) -> int:
-    rows = conn.execute("SELECT id, message_key, message_value, headers FROM dlq_messages "
+    rows = conn.execute("SELECT id, message_key, message_value, headers, replay_count FROM dlq_messages "
                         "WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
     if not rows:
         return 0
     producer = acked_producer(settings, "pmsync-dlq-replay", bootstrap_timeout_s=bootstrap_timeout_s)
     sent, unresolved = [], []
     try:
-        for dlq_id, key, value, headers in rows:
+        for dlq_id, key, value, headers, replays in rows:
             value = bytes(value)
             original = [(k, v.encode()) for k, v in headers.items()]
             if value[:2] == MAGIC:
@@ -178,15 +279,21 @@ def _replay(settings: Settings, ids: list[int], conn: psycopg.Connection, bootst
                     continue
                 key, value, original = raw
             kept = [(k, v) for k, v in dlq.without_error_headers(original)
-                    if k not in (h.REPLAY_OF, h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET)]
+                    if k not in (h.REPLAY_OF, h.REPLAY_ATTEMPT, h.RAW_TOPIC, h.RAW_PARTITION, h.RAW_OFFSET)]
             producer.send(settings.topics.raw, key=key, value=value,
-                          headers=kept + [(h.REPLAY_OF, str(dlq_id).encode())])
-            sent.append(dlq_id)
+                          headers=kept + [(h.REPLAY_OF, str(dlq_id).encode()),
+                                          (h.REPLAY_ATTEMPT, str(replays + 1).encode())])
+            sent.append((dlq_id, replays + 1))
         producer.flush(timeout=60)
     finally:
         producer.close()
-    conn.execute("UPDATE dlq_messages SET replayed_at = now(), replay_count = replay_count + 1 "
-                 "WHERE id = ANY(%s)", (sent,))
+    # The sink may have folded a failure of this very replay in already (attempts > n): the
+    # row then stays failed; it shows as replayed only while nothing failed after the replay.
+    with conn.cursor() as cur:
+        cur.executemany("""UPDATE dlq_messages SET replay_count = greatest(replay_count, %(n)s),
+                               last_replayed_at = now(),
+                               replayed_at = CASE WHEN attempts > %(n)s THEN NULL ELSE now() END
+                           WHERE id = %(id)s""", [{"id": i, "n": n} for i, n in sent])
     conn.commit()
     if unresolved:
         log.warning("dlq rows not replayed: their raw record is no longer in the raw topic",

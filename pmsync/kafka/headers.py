@@ -15,8 +15,10 @@ CONTEXT = "pms.context"
 RAW_TOPIC = "pms.raw.topic"
 RAW_PARTITION = "pms.raw.partition"
 RAW_OFFSET = "pms.raw.offset"
-# Set on a message sent back to the raw topic by `pmsync dlq replay`.
+# Set on a message sent back to the raw topic by `pmsync dlq replay`: the DLQ row's id, and
+# which replay of that row it is (1, 2, …), so a failure after it folds into that row once.
 REPLAY_OF = "pms.replay_of"
+REPLAY_ATTEMPT = "pms.replay_attempt"
 
 Headers = list[tuple[str, bytes]]
 

@@ -24,10 +24,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from pmsync.errors import PMSConnectionError, PMSDataValidationError
+from pmsync.errors import PMSConnectionError
 from pmsync.fetching import metrics
 from pmsync.fetching.checkpoints import CheckpointStore
 from pmsync.fetching.client import PageClient, PageRequest
@@ -39,6 +39,7 @@ from pmsync.fetching.walks import Walks, identity
 from pmsync.hotels import Hotel
 from pmsync.kafka import headers as H
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
+from pmsync.kafka.limits import MAX_RECORD_BYTES, shrink, too_large_error
 from pmsync.secrets import Credentials
 
 log = logging.getLogger(__name__)
@@ -135,19 +136,9 @@ def _base_headers(job: HotelJob, fetch_id: str) -> list[tuple[str, bytes]]:
             (H.FETCH_ID, fetch_id.encode())]
 
 
-# Kafka's default message.max.bytes is 1 MiB; headers and the record batch need some of it.
-MAX_RECORD_BYTES: Final = 900_000
-# What the DLQ keeps of a record too large to publish: enough to see what it is.
-PREVIEW_BYTES: Final = 64 * 1024
-
-
 def _too_large(job: HotelJob, headers: list[tuple[str, bytes]], size: int, topic: str
                ) -> list[tuple[str, bytes]]:
-    error = PMSDataValidationError(
-        f"the reservation is {size:,} bytes with its headers, more than the {MAX_RECORD_BYTES:,} a "
-        f"Kafka message may carry here, so it was not published; the DLQ keeps its first "
-        f"{PREVIEW_BYTES // 1024} KiB. Replaying this preview cannot work: fix the record at the "
-        f"PMS (or raise the topics' message.max.bytes) and re-sync the hotel", path="$")
+    error = too_large_error(size)
     return dlq_headers(error, SourcePosition(topic, -1, -1), original=headers,
                        config_key=getattr(job.compiled, "key", None),
                        config_hash=getattr(job.compiled, "hash", None))
@@ -195,8 +186,8 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
                     headers.append((H.CONTEXT, context_bytes))
                 size = len(value) + sum(len(k) + len(v) for k, v in headers)
                 if size > MAX_RECORD_BYTES and dlq_topic is not None:
-                    acks.append(await producer.send(dlq_topic, value=value[:PREVIEW_BYTES], key=key,
-                                                    headers=_too_large(job, headers, size, topic)))
+                    preview, dead = shrink(value, _too_large(job, headers, size, topic))
+                    acks.append(await producer.send(dlq_topic, value=preview, key=key, headers=dead))
                     result.too_large += 1
                     continue
                 acks.append(await producer.send(topic, value=value, key=key, headers=headers))

@@ -182,3 +182,27 @@ def test_the_sink_survives_a_postgres_outage_and_stores_every_record_once(settin
     assert len(rows) == len(set(rows)) == 35
     offsets = db.execute("SELECT error_message FROM dlq_messages WHERE hotel_id = %s", (hotel,)).fetchall()
     assert sorted(int(m.split()[1].rstrip(":")) for (m,) in offsets) == list(range(35))
+
+
+def test_poison_on_the_dlq_topic_is_stored_once_and_the_sink_goes_on(settings, topics, db):
+    # Foreign or broken messages on the DLQ topic itself: no headers, a tombstone, text
+    # Postgres cannot hold (NUL bytes in the key and in a header). Each becomes one row.
+    hotel = f"sinkpoison-{unused_port()}"
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer.send(settings.topics.dlq, key=f"{hotel}-bare".encode(), value=b"\x00\xff garbage")
+    producer.send(settings.topics.dlq, key=f"{hotel}-tomb".encode(), value=None)
+    producer.send(settings.topics.dlq, key=f"{hotel}-nul\x00".encode(), value=b"{}",
+                  headers=[("error.message", b"bad\x00byte"), ("x-note", b"a\x00b")])
+    producer.flush()
+    producer.close()
+    sink = SinkThread(settings)
+    try:
+        wait_for("the poison rows", lambda: committed_everything(settings), sink)
+    finally:
+        sink.stop()
+    rows = db.execute("SELECT hotel_id, stage, error_message, message_value FROM dlq_messages "
+                      "WHERE hotel_id LIKE %s ORDER BY hotel_id", (f"{hotel}-%",)).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(f"{hotel}-bare", "unknown"), (f"{hotel}-nul\ufffd", "unknown"),
+                                            (f"{hotel}-tomb", "unknown")]
+    assert bytes(rows[0][3]) == b"\x00\xff garbage" and bytes(rows[2][3]) == b""
+    assert "replaced characters Postgres cannot store" in rows[1][2]

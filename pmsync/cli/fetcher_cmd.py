@@ -18,8 +18,8 @@ from pmsync.cli import Context, main, pass_context
 @main.command("fetcher")
 @click.option("--once", is_flag=True, help="Run one sync of each hotel and exit (non-zero if any failed).")
 @click.option("--hotel", "hotel_ids", multiple=True, help="Only this hotel (repeatable; with --once).")
-@click.option("--concurrency", type=click.IntRange(1, 1000), default=8, show_default=True,
-              help="Hotels synced at the same time.")
+@click.option("--concurrency", type=click.IntRange(1, 5000), default=256, show_default=True,
+              help="Hotels synced at the same time (mostly waiting on their PMS, so many are cheap).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(0.1, 600), default=30.0,
               show_default=True, help="Seconds per HTTP request.")
 @click.option("--registry-refresh", "refresh_s", type=click.FloatRange(1, 3600), default=30.0,

@@ -201,3 +201,33 @@ def test_mapper_dead_letters_every_poison_validated_message_once_and_keeps_going
     assert dead[b"1mb-booking"][0].value == poison[b"1mb-booking"][0][:PREVIEW_BYTES]
     [good] = read_all(settings, large_topics.bookings)[b"good"]
     assert decode_booking(good.value)["hotel_id"] == "poison-hotel"
+
+
+def test_poison_on_the_configs_topic_is_reported_and_never_takes_the_valid_config_away(
+        settings, large_topics, caplog):
+    import logging
+    caplog.set_level(logging.INFO, logger="pmsync.streams.registry")
+    record = valid_record()
+    worker = WorkerThread(settings, validator_spec(settings)).start()
+    try:
+        produce(settings, large_topics.raw, [(b"before", orjson.dumps(record), HEADERS)])
+        wait_until_committed(settings, worker)
+        produce(settings, large_topics.configs, [
+            (b"cloudbeds:1.2", b'{"pms_type": "cloudbeds", "version": "1.2"}', []),  # invalid body
+            (b"cloudbeds:1.2", b"\x00\xff not json", []),                             # garbage
+            (b"cloudbeds:1.2", None, []),                                             # tombstone
+        ])  # (a record without a key cannot be written: the broker refuses it on a compacted topic)
+        deadline = time.monotonic() + 30
+        while len([r for r in caplog.records if r.levelname == "ERROR"]) < 3:
+            assert worker.alive() and time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            time.sleep(0.2)
+        produce(settings, large_topics.raw, [(b"after", orjson.dumps(record), HEADERS)])
+        wait_until_committed(settings, worker)
+    finally:
+        worker.stop()
+    assert read_all(settings, large_topics.dlq) == {}
+    passed = read_all(settings, large_topics.validated)
+    assert sorted(passed) == [b"after", b"before"]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert sum("published config rejected" in e for e in errors) >= 2
+    assert any("tombstone on the configs topic" in e for e in errors)

@@ -46,7 +46,12 @@ def dlq() -> None:
 @pass_context
 def dlq_sink(ctx: Context) -> None:
     """Copy the DLQ topic into Postgres (table dlq_messages) until stopped."""
+    from pmsync.db.migrate import migrate
     from pmsync.dlq_tools import run_sink
+
+    # Like the loader: the sink writes columns of the latest migrations (0012), so it brings
+    # the schema up to date first (an advisory lock serialises services starting together).
+    migrate(ctx.settings.database_url)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -88,8 +93,11 @@ def dlq_list(ctx: Context, hotel_id, stage, error_class, since, limit: int, as_j
         if as_json:
             click.echo(json.dumps(row, default=str))
         else:
+            # The state a person acts on: failed (again, after N replays) or replayed.
+            state = "replayed" if row["replayed_at"] else (
+                f"failed x{row['attempts']}" if row["attempts"] > 1 else "failed")
             click.echo(f"{row['id']:>7}  {row['failed_at']:%Y-%m-%d %H:%M:%S}  {row['hotel_id'] or '-':<14} "
-                       f"{row['stage']:<13} {row['error_class']:<24} {row['error_message'][:90]}")
+                       f"{state:<10} {row['stage']:<13} {row['error_class']:<24} {row['error_message'][:90]}")
 
 
 @dlq.command("show")
@@ -112,7 +120,9 @@ def dlq_show(ctx: Context, dlq_id: int) -> None:
 @dlq.command("replay")
 @click.argument("dlq_ids", type=int, nargs=-1)
 @_filter_options
-@click.option("--all-matching", is_flag=True, help="Replay every not yet replayed reject matching the filters.")
+@click.option("--all-matching", is_flag=True,
+              help="Replay every reject matching the filters that is not replayed yet, or that "
+                   "failed again after its last replay.")
 @pass_context
 def dlq_replay(ctx: Context, dlq_ids, hotel_id, stage, error_class, since, all_matching: bool) -> None:
     """Send rejects back to the raw topic (e.g. after a config fix)."""

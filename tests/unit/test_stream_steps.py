@@ -117,3 +117,11 @@ def test_map_rejects_a_broken_raw_offset_header_instead_of_guessing(registry, re
     routed = map_step(registry, _message(orjson.dumps(_valid(registry, records)), headers))
     assert not routed.ok
     assert dict(routed.headers)[dlq.STAGE] == b"mapping"
+
+
+def test_a_tombstone_is_rejected_saying_it_is_one(registry):
+    for step, stage in ((validate_step, b"schema"), (map_step, b"mapping")):
+        routed = step(registry, _message(None))
+        assert not routed.ok and routed.value is None
+        headers = dict(routed.headers)
+        assert headers[dlq.STAGE] == stage and b"tombstone" in headers[dlq.MESSAGE]

@@ -1,9 +1,9 @@
 """Bearer-key authentication and the tenant scope of each request.
 
 The key's hash is put in the transaction (``pmsync.key_hash``). That hash is the only thing
-row-level security trusts (migration 0009): the policies resolve it, through SECURITY DEFINER
-functions over ``api_keys``, to the key's hotel (or, for an admin key, the DLQ and configs),
-and an unknown, revoked or expired key resolves to nothing. So a hotel key's queries can only
+row-level security trusts (migrations 0009, 0010): the policies resolve it in ``api_keys`` to
+the key's hotel (or, for an admin key, the DLQ and configs), once per statement, and an
+unknown, revoked or expired key resolves to nothing. So a hotel key's queries can only
 ever see its hotel's rows, whatever the code asks for, and a session of the API role that holds
 no valid key sees nothing whatever it sets (a leaked DSN alone reads no tenant data). The same
 hash also shows the API role that one key's row of ``api_keys`` (0008), which tells this

@@ -3,8 +3,8 @@
 The attacker here holds the API role's DSN (``pmsync_api``: a leaked environment, a copied
 config file) and connects with psycopg directly, bypassing the API code. Whatever it sets or
 calls, no statement returns a tenant row or a key row: what the policies see comes only from
-the hash of a valid API key (``pmsync.key_hash``), resolved by SECURITY DEFINER functions over
-``api_keys``, which the role cannot list. With a valid hotel key's hash it sees exactly that
+the hash of a valid API key (``pmsync.key_hash``), resolved in the policies through
+``api_keys``, of which the role sees only the row of a hash it presents. With a valid hotel key's hash it sees exactly that
 hotel, as the API does.
 
 Every relation the API role can read is found in the catalogue, so a table or view added by a
@@ -128,13 +128,14 @@ def _attempts(api: psycopg.Connection, world) -> list[tuple[str, Callable[[], ob
         # (row_security LOCAL: set for the session, it would make every later read of this
         # test fail, so they would prove nothing.)
         attempts.append((statement, lambda s=statement: api.execute(s)))
-    # Every SECURITY DEFINER function the role may call, with guessed arguments.
-    definers = api.execute(
+    # Every function of the schema the role may call (SECURITY DEFINER or not: pmsync_row_visible
+    # is kept for older policies), with guessed arguments.
+    functions = api.execute(
         """SELECT p.oid::regprocedure::text, p.proname, p.proargtypes::regtype[]::text[]
              FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
-            WHERE n.nspname = 'public' AND p.prosecdef
+            WHERE n.nspname = 'public' AND p.prokind = 'f'
               AND has_function_privilege(current_user, p.oid, 'EXECUTE')""").fetchall()
-    for signature, name, types in definers:
+    for signature, name, types in functions:
         for value in _guesses(world):
             args = [value if t == "text" else None for t in types]
             attempts.append((f"SELECT * FROM {signature} with {value!r}", lambda n=name, a=args: api.execute(
@@ -153,7 +154,8 @@ def _shadow(api: psycopg.Connection, victim: str) -> None:
                 "revoked_at timestamptz, expires_at timestamptz)")
     api.execute("INSERT INTO pg_temp.api_keys VALUES (1, 'pmk_f', %s, NULL, true, NULL, now(), NULL, NULL),"
                 " (2, 'pmk_g', %s, %s, false, NULL, now(), NULL, NULL)", (forged, forged, victim))
-    # So that a definer function (running as the owner) could read it.
+    # So that a SECURITY DEFINER look-up (running as the owner) could read it, as 0009's
+    # functions would have with an unpinned search_path.
     api.execute("GRANT SELECT ON pg_temp.api_keys TO PUBLIC")
     for function, returns, body in (("pmsync_key_hotel", "text", f"SELECT '{victim}'::text"),
                                     ("pmsync_key_is_admin", "boolean", "SELECT true"),
@@ -188,7 +190,7 @@ def test_a_stolen_api_login_sees_no_tenant_row_and_no_key_whatever_it_sets_or_ca
         except psycopg.Error:
             returned, found = None, {}
         session_wide = leaks(api, relations)
-        # A definer function with a guessed argument must return nothing usable.
+        # A function called with a guessed argument must return nothing usable.
         if isinstance(returned, list) and any(v not in (None, False) for row in returned for v in row):
             failures.append((label, "returned", returned))
         if found or session_wide:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -61,6 +62,8 @@ def pipeline(private_stack: PrivateStack, faults_dir: Path,
              request: pytest.FixtureRequest) -> Iterator[FaultPipeline]:
     settings = private_stack.scenario_settings()
     run_dir = faults_dir / "runs" / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)   # logs of an earlier session's run of the same scenario
     pipe = FaultPipeline(settings, run_dir)
     try:
         yield pipe

@@ -5,18 +5,18 @@ watch how far a stage has got, so a fault can be injected mid-stream."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from pmsync.config import load_config_dir
 from pmsync.config_store import publish_configs
-from pmsync.kafka.topics import create_topics
+from pmsync.kafka.topics import create_topics, topic_specs
 from pmsync.runner import COMMANDS, Service, service
 from pmsync.secrets import secrets_dir
 from pmsync.settings import Settings
@@ -35,14 +35,20 @@ class FaultPipeline(Pipeline):
     def __init__(self, settings: Settings, run_dir: Path) -> None:
         super().__init__(settings, run_dir)
         self.commands: dict[str, str] = {}    # instance label → COMMANDS key
+        self.killed: set[str] = set()          # instances the scenario killed on purpose
 
     def start_all(self, *, hotels: int, bookings: int, seed: int, invalid_rate: float,
                   faults: dict | None = None, instances: int = 1, fetcher: bool = True,
                   simulator_options: list[str] | None = None,
-                  fetcher_options: list[str] | None = None) -> "FaultPipeline":
-        """Topics, configs, the simulator, its hotels registered, ``instances`` of every
-        stream worker and (unless ``fetcher=False``) the fetcher service."""
-        create_topics(self.settings)
+                  fetcher_options: list[str] | None = None,
+                  topic_config: dict[str, dict[str, str]] | None = None) -> "FaultPipeline":
+        """Topics (``topic_config``: extra configs by topic name), configs, the simulator, its
+        hotels registered, ``instances`` of every stream worker and (unless ``fetcher=False``)
+        the fetcher service."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        extra = topic_config or {}
+        create_topics(self.settings, [dataclasses.replace(s, config={**s.config, **extra.get(s.name, {})})
+                                      for s in topic_specs(self.settings)])
         publish_configs(self.settings, load_config_dir(CONFIG_DIR))
         port = unused_port()
         self.sim_url = f"http://127.0.0.1:{port}"
@@ -75,7 +81,13 @@ class FaultPipeline(Pipeline):
                       PMSYNC_SECRETS_DIR=str(secrets_dir(self.settings)))
         self.services[label] = svc.start()
         self.commands[label] = command
+        self.killed.discard(label)
         return svc
+
+    def kill(self, label: str) -> None:
+        """kill -9 of one instance (its whole process group); it stays down until restarted."""
+        self.services[label].kill()
+        self.killed.add(label)
 
     def restart(self, label: str) -> Service:
         """Start a killed instance again, as the same command with the same options."""
@@ -120,7 +132,46 @@ class FaultPipeline(Pipeline):
         return wait_until(reached, timeout, f"{stage} to produce {at_least} items", interval=0.1,
                           error=AssertionError)
 
+    def group_state(self, command: str) -> tuple[str, int]:
+        """(state, member count) of a stream worker's consumer group, e.g. ("Stable", 2)."""
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
+                                 client_id="faults-groups")
+        try:
+            group = self.settings.group_id(command)
+            info = admin.describe_groups([group])[group]
+            return info["group_state"], len(info["members"])
+        finally:
+            admin.close()
+
+    def wait_until_group(self, command: str, condition, what: str, timeout: float = 60) -> tuple[str, int]:
+        """Poll the group every 50 ms until ``condition(state, members)``; returns (state, members)."""
+        seen: list[tuple[str, int]] = []
+
+        def check() -> tuple[str, int] | None:
+            current = self.group_state(command)
+            seen.append(current)
+            return current if condition(*current) else None
+        try:
+            return wait_until(check, timeout, f"{command}'s group: {what}", interval=0.05,
+                              error=AssertionError)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; states seen: {sorted(set(seen))}") from None
+
+    def backoff_seconds(self, hotel_ids) -> dict[str, float]:
+        """Per hotel: seconds from its last failed sync to the next attempt the fetcher planned."""
+        with psycopg.connect(self.settings.database_url) as conn:
+            rows = conn.execute(
+                "SELECT hotel_id, extract(epoch FROM next_attempt_at - last_error_at)::float "
+                "FROM sync_checkpoints WHERE hotel_id = ANY(%s) AND next_attempt_at IS NOT NULL",
+                (list(hotel_ids),)).fetchall()
+        return dict(rows)
+
+    def wait_for(self, check, timeout: float, what: str, interval: float = 1):
+        """``wait_until`` that fails the test (AssertionError) with ``what`` on timeout."""
+        return wait_until(check, timeout, what, interval=interval, error=AssertionError)
+
     def assert_running(self, *labels: str) -> None:
-        down = [label for label in (labels or self.services) if not self.services[label].running()]
+        down = [label for label in (labels or self.services)
+                if label not in self.killed and not self.services[label].running()]
         assert not down, "processes that should be running exited: " + "; ".join(
             f"{label}:\n{self.services[label].log_tail(20)}" for label in down)

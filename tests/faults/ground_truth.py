@@ -11,6 +11,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psycopg
 from kafka.errors import KafkaError
@@ -85,16 +86,23 @@ def compare(pipeline: Pipeline, truth: dict[str, dict]) -> Comparison:
     return result
 
 
-def wait_for_truth(pipeline: Pipeline, timeout: float) -> tuple[Comparison, float]:
+def wait_for_truth(pipeline: Pipeline, timeout: float,
+                   each_poll: Callable[[], None] | None = None) -> tuple[Comparison, float]:
     """Poll until Postgres, the DLQ and the lag are exactly what the truth says; returns the
-    final comparison and the seconds it took. On timeout: AssertionError naming what differs."""
-    truth = pipeline.truth()
+    final comparison and the seconds it took. On timeout: AssertionError naming what differs.
+    ``each_poll`` runs before every comparison and may fail at once (a process that exited
+    will not bring the pipeline to the truth by waiting)."""
     started = time.monotonic()
     while True:
+        if each_poll is not None:
+            each_poll()
+        # Read again each time: the PMS may still be changing (churn edits during walks).
+        truth = pipeline.truth()
         result = compare(pipeline, truth)
         if result.ok:
             return result, time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise AssertionError(f"after {timeout:.0f}s: {result.describe()}\n"
-                                 f"{pipeline.describe_difference(truth)}")
+            message = f"after {timeout:.0f}s: {result.describe()}\n{pipeline.describe_difference(truth)}"
+            print(f"\n[faults] not at the truth {message}", flush=True)   # in the log as it happens
+            raise AssertionError(message)
         time.sleep(1)

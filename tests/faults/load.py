@@ -33,9 +33,8 @@ def expected_output(scale: Scale, stage: str) -> int:
 def finish(pipeline: FaultPipeline, scale: Scale, record: ScenarioRecord,
            fault_ended: float) -> Comparison:
     """Wait for the exact truth; ``record.recover_s`` = from ``fault_ended`` (monotonic) to it."""
-    result, _ = wait_for_truth(pipeline, scale.recover_timeout_s)
+    result, _ = wait_for_truth(pipeline, scale.recover_timeout_s, pipeline.assert_running)
     record.recover_s = time.monotonic() - fault_ended
-    pipeline.assert_running()
     record.counts.update(result.counts())
     assert result.bookings_loaded >= scale.bookings * 0.9, (
         f"only {result.bookings_loaded} bookings in the truth for a load of {scale.bookings}")

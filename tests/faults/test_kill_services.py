@@ -20,7 +20,7 @@ def test_kill_9_mid_stream_and_restart_loses_and_duplicates_nothing(pipeline, sc
     start_load(pipeline, scale)
     total = expected_output(scale, victim)
     done = pipeline.wait_for_progress(victim, int(total * KILL_AT), 120)
-    pipeline.services[victim].kill()
+    pipeline.kill(victim)
     killed_at = time.monotonic()
     record.did = (f"kill -9 {victim} after {done} of ~{total} of its outputs "
                   f"({100 * done / total:.0f}%), restarted 1 s later")

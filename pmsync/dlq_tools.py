@@ -39,10 +39,10 @@ from pmsync.settings import Settings
 log = logging.getLogger(__name__)
 
 _INSERT = """
-INSERT INTO dlq_messages (dlq_partition, dlq_offset, hotel_id, stage, error_class, error_message,
+INSERT INTO dlq_messages (dlq_topic, dlq_partition, dlq_offset, hotel_id, stage, error_class, error_message,
     error_path, source_topic, source_partition, source_offset, pms_type, pms_version,
     config_version, config_hash, failed_at, message_key, message_value, headers, origin, last_failed_at)
-VALUES (%(dlq_partition)s, %(dlq_offset)s, %(hotel_id)s, %(stage)s, %(error_class)s,
+VALUES (%(dlq_topic)s, %(dlq_partition)s, %(dlq_offset)s, %(hotel_id)s, %(stage)s, %(error_class)s,
     %(error_message)s, %(error_path)s, %(source_topic)s, %(source_partition)s, %(source_offset)s,
     %(pms_type)s, %(pms_version)s, %(config_version)s, %(config_hash)s, %(failed_at)s,
     %(message_key)s, %(message_value)s, %(headers)s, %(origin)s, %(failed_at)s)
@@ -67,7 +67,7 @@ WHERE id = %(replay_of)s AND attempts <= coalesce(%(replay_attempt)s, replay_cou
 
 
 def row_from_message(partition: int, offset: int, key: bytes | None, value: bytes | None,
-                     headers: list[tuple[str, bytes]]) -> dict:
+                     headers: list[tuple[str, bytes]], topic: str | None = None) -> dict:
     hd = h.header_dict(headers)
 
     def text(name: str) -> str | None:
@@ -87,7 +87,7 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
     return {
         "replay_of": replay_of, "replay_attempt": replay_attempt,
         "origin": origin,
-        "dlq_partition": partition, "dlq_offset": offset,
+        "dlq_topic": topic, "dlq_partition": partition, "dlq_offset": offset,
         "hotel_id": text(h.HOTEL_ID) or (key.decode("utf-8", "replace") if key else None),
         "stage": text(dlq.STAGE) or "unknown",
         "error_class": text(dlq.CLASS) or "unknown",
@@ -115,7 +115,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event, *, retry_backoff_s: 
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-            rows = [row_from_message(r.partition, r.offset, r.key, r.value, list(r.headers or []))
+            rows = [row_from_message(r.partition, r.offset, r.key, r.value, list(r.headers or []), r.topic)
                     for records in batch.values() for r in records]
             if not rows:
                 continue

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import orjson
 import pytest
@@ -24,7 +25,7 @@ from tests.integration.test_poison_topics import CONFIG, valid_record
 
 pytestmark = pytest.mark.integration
 
-HOTEL = "replay-hotel"
+HOTEL = f"replay-{uuid.uuid4().hex[:8]}"
 
 
 def _row(db) -> dict | None:

@@ -206,3 +206,25 @@ def test_poison_on_the_dlq_topic_is_stored_once_and_the_sink_goes_on(settings, t
                                             (f"{hotel}-tomb", "unknown")]
     assert bytes(rows[0][3]) == b"\x00\xff garbage" and bytes(rows[2][3]) == b""
     assert "replaced characters Postgres cannot store" in rows[1][2]
+
+
+def test_rejects_of_a_dlq_topic_created_again_are_not_taken_for_stored_ones(services, database, db):
+    # A DLQ topic deleted and created again (or a second pipeline on the same database) starts
+    # at offset 0 again; keyed on partition and offset alone, its rejects were dropped silently.
+    from pmsync.kafka.topics import create_topics, delete_topics
+    from tests.conftest import make_settings
+
+    hotel = f"again-{unused_port()}"
+    for run in range(2):
+        settings = dataclasses.replace(make_settings(services, database), partitions=1)
+        create_topics(settings)
+        try:
+            send_dead_letters(settings, hotel, run, 1)      # offset 0 of partition 0 both times
+            sink = SinkThread(settings)
+            try:
+                wait_for("the reject", lambda: committed_everything(settings), sink)
+            finally:
+                sink.stop()
+        finally:
+            delete_topics(settings)
+    assert stored(db, hotel) == [(0, 0), (0, 0)]

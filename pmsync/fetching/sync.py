@@ -35,7 +35,7 @@ from pmsync.fetching.delta import format_instant, next_cursor, since_value
 from pmsync.fetching.pagination import Pager
 from pmsync.fetching.source import SourceSpec
 from pmsync.fetching.templates import as_headers, as_query, render, render_string
-from pmsync.fetching.walks import Walks, identity
+from pmsync.fetching.walks import UnsettledWalksError, Walks, identity
 from pmsync.hotels import Hotel
 from pmsync.kafka import headers as H
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
@@ -215,7 +215,8 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
                                           "walks": result.walks,
                                           "error": result.error})
         try:
-            await run_db(store.fail, hotel_id, fetch_id, result.error)
+            await run_db(store.fail, hotel_id, fetch_id, result.error,
+                         counts=not isinstance(exc, UnsettledWalksError))
         except Exception as db_exc:  # the database being down must not kill the fetcher
             log.error("could not record sync failure", extra={
                 "hotel_id": hotel_id, "error": f"{type(db_exc).__name__}: {db_exc}"})

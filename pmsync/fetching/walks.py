@@ -51,6 +51,12 @@ def identity(value: bytes, context: bytes | None) -> bytes:
     return digest.digest()
 
 
+
+class UnsettledWalksError(PMSConnectionError):
+    """The PMS's pages kept changing under every walk: nothing is known to be wrong with the
+    hotel's PMS (it answered every request), so the sync is retried on the normal schedule
+    rather than counted as the hotel's failure and backed off."""
+
 class Walks:
     """The identities each walk of one sync saw, and which of them were published."""
 
@@ -77,7 +83,7 @@ class Walks:
         if self._previous is not None and self._previous <= self._current:
             return False
         if self.count >= self.max_walks:
-            raise PMSConnectionError(
+            raise UnsettledWalksError(
                 f"the PMS's answers kept changing during {self.count} walks of its pages "
                 f"({requests} requests in the last), so a record may have moved past a page "
                 "boundary unseen; the checkpoint stays where it was and the next sync reads the "

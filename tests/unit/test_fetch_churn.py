@@ -167,6 +167,7 @@ class Store:
     def __init__(self) -> None:
         self.cursor: str | None = None
         self.errors: list[str] = []
+        self.counted: list[bool] = []
 
     def start(self, hotel_id: str, fetch_id: str) -> Checkpoint:
         return Checkpoint(hotel_id, delta_cursor=self.cursor)
@@ -174,8 +175,9 @@ class Store:
     def succeed(self, hotel_id: str, fetch_id: str, delta_cursor: str, records: int) -> None:
         self.cursor = delta_cursor
 
-    def fail(self, hotel_id: str, fetch_id: str, message: str) -> None:
+    def fail(self, hotel_id: str, fetch_id: str, message: str, *, counts: bool = True) -> None:
         self.errors.append(message)
+        self.counted.append(counts)
 
 
 class Compiled:
@@ -189,8 +191,8 @@ class Compiled:
         return None
 
 
-async def _run_db(fn: Any, *args: Any) -> Any:
-    return fn(*args)
+async def _run_db(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 @dataclass
@@ -251,6 +253,8 @@ def test_a_pms_that_never_stops_changing_fails_the_sync_and_keeps_the_checkpoint
     assert not result.ok and result.walks == MAX_WALKS
     assert "kept changing" in (result.error or "") and "page_size" in (result.error or "")
     assert hotel.store.cursor is None
+    # The PMS answered every request: a busy PMS is retried on schedule, not backed off.
+    assert hotel.store.counted == [False]
     hotel.pms.edits.clear()      # the PMS calms down: the same window is read again
     assert hotel.sync().ok and hotel.sync().ok
     assert hotel.missing() == set()

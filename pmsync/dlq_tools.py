@@ -168,8 +168,13 @@ class SinkStore:
             self.conn = psycopg.connect(self.database_url, connect_timeout=5,
                                         application_name="pmsync-dlq-sink")
         with self.conn.transaction():
-            for row in rows:
-                _write_row(self.conn, row)
+            fresh = [row for row in rows if row["replay_of"] is None or not _refail(self.conn, row)]
+            try:
+                with self.conn.transaction(), self.conn.cursor() as cur:  # a savepoint
+                    cur.executemany(_INSERT, fresh)   # pipelined: one round trip, not one per row
+            except (psycopg.DataError, psycopg.IntegrityError):
+                for row in fresh:                     # find the row Postgres refuses
+                    _insert(self.conn, row)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -180,12 +185,16 @@ class SinkStore:
             self.conn = None
 
 
-def _write_row(conn: psycopg.Connection, row: dict) -> None:
-    if row["replay_of"] is not None:
-        if conn.execute(_REFAIL, row).rowcount:
-            return
-        if conn.execute("SELECT 1 FROM dlq_messages WHERE id = %s", (row["replay_of"],)).fetchone():
-            return  # this failure was folded in already (the DLQ message came again)
+def _refail(conn: psycopg.Connection, row: dict) -> bool:
+    """Fold a failure after a replay into the replayed row; False when that row is gone (the
+    failure is then stored as a row of its own)."""
+    if conn.execute(_REFAIL, row).rowcount:
+        return True
+    # Folded in already (the DLQ message came again), or no such row.
+    return conn.execute("SELECT 1 FROM dlq_messages WHERE id = %s", (row["replay_of"],)).fetchone() is not None
+
+
+def _insert(conn: psycopg.Connection, row: dict) -> None:
     try:
         with conn.transaction():  # a savepoint: one row Postgres refuses must not stop the sink
             conn.execute(_INSERT, row)

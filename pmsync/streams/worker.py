@@ -52,6 +52,8 @@ REJECTED = Counter("pmsync_stream_rejects_total", "Messages sent to the DLQ", ["
 BATCH_SECONDS = Histogram("pmsync_stream_batch_seconds", "Consume-to-commit time of a batch", ["worker"])
 
 Step = Callable[[ConfigRegistry, Message], Routed]
+# Between two tries after Kafka did not take the worker's output.
+RETRY_BACKOFF_S, RETRY_BACKOFF_MAX_S = 0.5, 30.0
 _PARTITIONER = DefaultPartitioner()
 
 
@@ -77,40 +79,86 @@ class StreamWorker:
         self._ok_count = PROCESSED.labels(spec.role, "ok")   # bound once: labels() per message costs
 
     async def run(self) -> None:
-        follower = asyncio.create_task(follow_configs(self.registry, self.settings.kafka_bootstrap,
-                                                      self.settings.topics.configs, self.stop,
-                                                      fallback=self._stored_config))
-        consumer = AIOKafkaConsumer(
-            self.spec.source, bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.settings.group_id(self.spec.role), client_id=f"pmsync-{self.spec.role}",
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_batch,
-            **BATCH_FETCH)
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                    enable_idempotence=True, linger_ms=5,
-                                    max_batch_size=256 * 1024, client_id=f"pmsync-{self.spec.role}")
-        await producer.start()
+        follower = self._follow_configs()
+        consumer = self._consumer()
+        producer: AIOKafkaProducer | None = None
+        acked: asyncio.Task | None = None   # the previous batch, waiting for its acks
         await consumer.start()
         try:
             await self._wait_for_configs(follower)
             log.info("worker started", extra={"worker": self.spec.role, "source": self.spec.source,
                                               "configs": self.registry.keys()})
-            acked: asyncio.Task | None = None   # the previous batch, waiting for its acks
+            failures = 0
             while not self.stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-                if batch:
-                    started = time.perf_counter()
-                    sent, offsets = await self._handle(batch, producer)
-                    if acked is not None:
-                        await acked  # commits stay in batch order
-                    acked = asyncio.create_task(self._commit_when_acked(sent, offsets, consumer, started))
+                try:
+                    if acked is not None and acked.done():
+                        done, acked = acked, None
+                        done.result()   # a batch whose acks failed is retried now, not at the next batch
+                    if producer is None:
+                        producer = self._producer()
+                        await producer.start()
+                    if failures:
+                        await self._rewind(consumer)
+                    batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                    if batch:
+                        started = time.perf_counter()
+                        sent, offsets = await self._handle(batch, producer)
+                        if acked is not None:
+                            await acked  # commits stay in batch order
+                        acked = asyncio.create_task(self._commit_when_acked(sent, offsets, consumer, started))
+                    failures = 0
+                except KafkaError as exc:
+                    # The broker did not take a send (an outage longer than the producer's
+                    # timeout, say). Nothing after the last commit counts as done: drop it, start
+                    # a new producer (a clean idempotence sequence) and read it again. At least
+                    # once, like a restart, but without one.
+                    failures += 1
+                    acked = await _abandon(acked)
+                    producer = await _close(producer)
+                    delay = min(RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_S * 2 ** (failures - 1))
+                    log.error("kafka did not take the worker's output; what is not committed is read "
+                              "again", extra={"worker": self.spec.role, "error_class": type(exc).__name__,
+                                              "error": str(exc)[:300], "attempt": failures,
+                                              "retry_in_s": delay})
+                    try:
+                        await asyncio.wait_for(self.stop.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
         finally:
             self.stop.set()
             if acked is not None:
                 await asyncio.gather(acked, return_exceptions=True)
             await consumer.stop()
-            await producer.stop()
+            await _close(producer)
             await asyncio.gather(follower, return_exceptions=True)
             log.info("worker stopped", extra={"worker": self.spec.role})
+
+    # The three Kafka clients, one method each so a test can run the loop on others.
+    def _follow_configs(self) -> asyncio.Task:
+        return asyncio.create_task(follow_configs(self.registry, self.settings.kafka_bootstrap,
+                                                  self.settings.topics.configs, self.stop,
+                                                  fallback=self._stored_config))
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self.spec.source, bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.group_id(self.spec.role), client_id=f"pmsync-{self.spec.role}",
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.max_batch,
+            **BATCH_FETCH)
+
+    def _producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
+                                enable_idempotence=True, linger_ms=5,
+                                max_batch_size=256 * 1024, client_id=f"pmsync-{self.spec.role}")
+
+    async def _rewind(self, consumer: AIOKafkaConsumer) -> None:
+        """Back to the committed offset of every partition this instance holds."""
+        for tp in consumer.assignment():
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)   # auto_offset_reset=earliest, as at start
+            else:
+                consumer.seek(tp, committed)
 
     async def _stored_config(self, key: str) -> bytes | None:
         """The validated copy in Postgres, for a key whose configs-topic record is not valid."""
@@ -196,6 +244,30 @@ class StreamWorker:
         return self.settings.topics.dlq
 
 
+def _seen(ack: asyncio.Future) -> None:
+    if not ack.cancelled():
+        ack.exception()
+
+
+async def _abandon(acked: asyncio.Task | None) -> None:
+    """Stop waiting for a batch's acks; its offsets are not committed, so it is read again."""
+    if acked is not None:
+        acked.cancel()
+        await asyncio.gather(acked, return_exceptions=True)
+    return None
+
+
+async def _close(producer: AIOKafkaProducer | None) -> None:
+    """Stop a producer; one that cannot flush within its timeout is given up (what it held is
+    uncommitted, so it is read and sent again)."""
+    if producer is not None:
+        try:
+            await producer.stop()
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            log.warning("producer did not stop cleanly", extra={"error_class": type(exc).__name__})
+    return None
+
+
 class _Partitions:
     """The default partitioner's choice per topic and key (murmur2 of the key, as Java clients
     and ``send`` do), cached per key so a hotel's messages keep landing in one partition, in
@@ -263,8 +335,14 @@ class _Outbox:
         futures resolve on the broker's ack."""
         batches = self.full + [(topic, partition, b) for (topic, partition), b in self.open.items()]
         self.full, self.open = [], {}
-        return [await self.producer.send_batch(builder, topic, partition=partition)
+        acks = [await self.producer.send_batch(builder, topic, partition=partition)
                 for topic, partition, builder in batches]
+        for ack in acks:
+            # Marks a failure as seen: acks of an abandoned batch (the broker refused an earlier
+            # one) are never awaited, and asyncio would log each as never retrieved. Awaiting
+            # one still raises.
+            ack.add_done_callback(_seen)
+        return acks
 
 
 def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The canonical booking: the one shape every PMS record is mapped to (DESIGN.md, exact).
+"""The canonical booking: the one shape every PMS record is mapped to (docs/design.md, exact).
 
 Values on the wire and in golden samples are JSON-ready: dates and the amount are strings.
 Lineage (hotel, config, source offsets) is added by the mapper service, not by mapping.

@@ -58,7 +58,7 @@ def topics() -> None:
 @topics.command("create")
 @pass_context
 def topics_create(ctx: Context) -> None:
-    """Create the topics of DESIGN.md (idempotent)."""
+    """Create the topics of docs/design.md (idempotent)."""
     from pmsync.kafka.topics import create_topics
     _echo_table(create_topics(ctx.settings))
 

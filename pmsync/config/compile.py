@@ -316,7 +316,7 @@ def iso_utc(value: dt.datetime) -> str:
 
 def _row(values: dict[str, Any]) -> tuple:
     """The canonical booking's values in ``FIELDS`` order, JSON-ready and strings sanitized
-    (``booking.from_row`` nests them as DESIGN.md's JSON; ``serde.avro.encode_row`` writes them).
+    (``booking.from_row`` nests them as docs/design.md's JSON; ``serde.avro.encode_row`` writes them).
 
     Written out by hand because it runs for every record: ``s.isalnum()`` is a cheap C check
     that proves there is nothing to trim, escape or remove, so most strings skip ``clean``;

@@ -1,4 +1,4 @@
-"""``generic`` v1: the seed system's own format (/work/shared/SEED_FORMAT.md).
+"""``generic`` v1: the seed system's own format (docs/seed-format.md).
 
 ``GET /v1/reservations?hotelId=…&modifiedSince=YYYY-MM-DDTHH:MM:SSZ`` with header
 ``X-API-Key``; the body is one JSON array of every reservation changed since then (no

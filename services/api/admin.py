@@ -1,7 +1,8 @@
 """Admin routes: the dead-letter queue (list, replay) and PMS configs (list, upload with dry run).
 
-These run with ``pmsync.role = 'admin'`` (set by ``@requires("admin")``), which row-level
-security lets see every hotel. Replay and publish are the pipeline's own functions
+These run inside ``@requires("admin")``'s transaction, whose key hash row-level security
+resolves to an admin key (migrations 0009, 0010): it sees every hotel's DLQ rows and the
+configs, and no hotel data. Replay and publish are the pipeline's own functions
 (``pmsync.dlq_tools.replay``, ``pmsync.config_store.publish_config``); this module only checks
 input and reports. A config upload never executes anything from the body: configs are data.
 """

@@ -26,7 +26,8 @@ def create_app(settings: Settings, *, pool_size: int = 4) -> Flask:
     app.config.update(
         PMSYNC_SETTINGS=settings,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        # Query strings and headers beyond these are refused by Werkzeug with 413/431.
+        # Form bodies (no route takes one) are capped alike. Over-long request lines and
+        # headers never get here: gunicorn refuses them (414/431, services/api/worker.py).
         MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -245,3 +245,23 @@ def test_an_admin_key_hash_shows_the_dlq_and_configs_but_no_hotel_data(api, worl
     assert len(visible["dlq_messages"]) == db.execute("SELECT count(*) FROM dlq_messages").fetchone()[0]
     for relation in ("bookings", "hotels", "rooms", "sync_checkpoints", "guests"):
         assert visible[relation] == [], relation
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+@pytest.mark.parametrize("key, relation", [("mine", "bookings"), ("admin", "dlq_messages")])
+def test_the_policies_look_the_key_up_once_per_statement_not_per_row(api, world, db, key, relation):
+    """A per-row look-up would multiply the cost of every page by its rows (0009's comment)."""
+    with api.transaction():
+        api.execute("SELECT set_config('pmsync.key_hash', %s, true)", (hash_key(world["keys"][key].key),))
+        (plan,), = api.execute(sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM {}").format(
+            sql.Identifier("public", relation))).fetchone()
+    nodes = list(_nodes(plan["Plan"]))
+    scanned = [n for n in nodes if n.get("Relation Name") == relation]
+    lookups = [n for n in nodes if n.get("Relation Name") == "api_keys"]
+    assert scanned and sum(n["Actual Rows"] for n in scanned) >= 3  # several rows, one look-up
+    assert lookups and all(n["Actual Loops"] <= 1 for n in lookups), lookups

@@ -28,3 +28,10 @@ bench: bootstrap
 	.venv/bin/python bench/loader.py
 	.venv/bin/python bench/pipeline.py
 	.venv/bin/python bench/api.py
+
+## The deploy tier (issue #15, docs/deploy.md): installs podman & co., Helm and the chart checks
+## and builds the images when missing, then runs the image, compose, kube play and chart tests.
+.PHONY: test-deploy
+test-deploy: bootstrap
+	scripts/podman-setup.sh
+	.venv/bin/pytest -m deploy tests/deploy

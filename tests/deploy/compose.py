@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.deploy.podman import ROOT, HealthTicker, Socket, env, run
@@ -38,20 +39,27 @@ class ComposeStack:
                     "PMSYNC_TOPIC_PARTITIONS": "3"}
         self.ticker = HealthTicker(f"com.docker.compose.project={self.project}")
         self.ticker.start()
+        self.cleanups: list[Callable[[], None]] = []   # run first by down(), last added first
 
     def compose(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
         return run("docker-compose", "-f", str(ROOT / "docker-compose.yml"), *args,
                    check=check, timeout=timeout, env=self.env, cwd=ROOT)
 
-    def psql(self, sql: str) -> str:
-        return self.compose("exec", "-T", "postgres", "psql", "-U", "pmsync", "-d", "pmsync",
+    def psql(self, sql: str, database: str = "pmsync") -> str:
+        return self.compose("exec", "-T", "postgres", "psql", "-U", "pmsync", "-d", database,
                             "-tAc", sql, timeout=60).stdout.strip()
 
     def container(self, service: str, index: int = 1) -> str:
         return f"{self.project}_{service}_{index}"
 
+    @property
+    def network(self) -> str:
+        return f"{self.project}_default"
+
     def down(self) -> None:
         try:
+            while self.cleanups:
+                self.cleanups.pop()()
             self.compose("down", "-v", "--remove-orphans", timeout=300)
         finally:
             self.ticker.stop()

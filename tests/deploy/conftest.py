@@ -13,6 +13,8 @@ import pytest
 
 from tests.deploy import podman
 
+ITEM_TIMEOUT_S = 1800
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark this tier ``deploy``; a run that does not ask for it (``-m deploy``) deselects it,
@@ -23,6 +25,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "tests/deploy/" in str(item.fspath):
             item.add_marker(pytest.mark.deploy)
+            # The first test of a run also builds what is missing (from scratch: ~10 min).
+            item.add_marker(pytest.mark.timeout(ITEM_TIMEOUT_S))
             (chosen if wanted else dropped).append(item)
         else:
             chosen.append(item)

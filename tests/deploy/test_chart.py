@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.deploy.kube import CHART, KUBE_VERSION
 from tests.deploy.podman import DEPLOY_VENV, HELM, ROOT, run
 
-CHART = ROOT / "deploy" / "helm" / "pmsync"
-KUBE_VERSION = "1.31.0"
 VALUES = {"default": [], "all-options": ["-f", str(CHART / "ci" / "all-options-values.yaml")],
           "strimzi-cnpg": ["-f", str(ROOT / "deploy" / "helm" / "examples" / "strimzi-cloudnativepg.yaml")]}
 

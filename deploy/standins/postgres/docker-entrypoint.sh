@@ -10,8 +10,10 @@ export POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
+  # UTF8 like the official image (its LANG is en_US.utf8): the base image has no locale, and
+  # initdb would pick SQL_ASCII, where psycopg returns text columns as bytes.
   initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile="$pwfile" \
-    --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null

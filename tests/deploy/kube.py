@@ -1,0 +1,113 @@
+"""The Helm chart's pods under ``podman kube play`` (podman 4.3), on a compose stack's network.
+
+What podman 4.3 does with the chart's objects, and what this module does about it:
+
+- Deployments are played as they render (one pod each; replicas are set to 1 for the test).
+- Jobs are not a kind kube play knows: each hook Job's pod template is played as a Pod, in
+  hook-weight order, and must exit 0 before the next (what Helm's hooks guarantee).
+- Secrets: kube play's env ``secretKeyRef`` reads a podman secret holding a flat JSON object of
+  base64 values, while a ``secret`` volume writes the stored values as they are. So the DSN
+  Secrets are created base64-encoded and the PMS credentials Secret with its files' text.
+- httpGet probes become ``curl`` health checks, which never run here (no systemd timers, and
+  the image has no curl). The test does the kubelet's part instead: it calls every rendered
+  readiness and liveness probe (path and port as rendered) on the pod's IP, from outside the
+  pod, as the kubelet would (``probe``).
+- NetworkPolicies, PDBs, Services and the ServiceAccount have no podman meaning; they are
+  checked by test_chart.py (schema, checkov), not played.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from tests.deploy.podman import HELM, ROOT, podman_json, run
+
+CHART = ROOT / "deploy" / "helm" / "pmsync"
+KUBE_VERSION = "1.31.0"   # the Kubernetes version the chart is rendered and validated for
+
+
+def render(release: str, values: dict, workdir: Path) -> list[dict]:
+    path = workdir / "kube-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    out = run(str(HELM), "template", release, str(CHART), "--namespace", "pmsync", "--kube-version", KUBE_VERSION,
+              "-f", str(path)).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def create_secret(name: str, data: dict[str, str], *, for_env: bool, workdir: Path) -> None:
+    values = {k: base64.b64encode(v.encode()).decode() if for_env else v for k, v in data.items()}
+    path = workdir / f"{name}.json"
+    path.write_text(json.dumps(values))
+    run("podman", "secret", "create", name, str(path))
+
+
+def job_as_pod(job: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": job["metadata"]["name"], "labels": job["spec"]["template"]["metadata"]["labels"]},
+            "spec": job["spec"]["template"]["spec"]}
+
+
+class KubePlay:
+    """The pods played from rendered objects on ``network``; ``down()`` removes them all."""
+
+    def __init__(self, network: str, workdir: Path) -> None:
+        self.network, self.workdir = network, workdir
+        self.files: list[Path] = []
+        self.secrets: list[str] = []
+
+    def secret(self, name: str, data: dict[str, str], *, for_env: bool) -> None:
+        create_secret(name, data, for_env=for_env, workdir=self.workdir)
+        self.secrets.append(name)
+
+    def play(self, name: str, docs: list[dict]) -> None:
+        path = self.workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump_all(docs))
+        self.files.append(path)
+        run("podman", "kube", "play", "--network", self.network, str(path), timeout=300)
+
+    def run_to_completion(self, job: dict, timeout: float = 300) -> None:
+        """A hook Job, played as its pod: waits for its container to exit, which must be 0."""
+        pod = job_as_pod(job)
+        self.play(pod["metadata"]["name"], [pod])
+        container = f"{pod['metadata']['name']}-{pod['spec']['containers'][0]['name']}"
+        deadline = time.monotonic() + timeout
+        while (state := podman_json("inspect", container)[0]["State"])["Status"] != "exited":
+            assert time.monotonic() < deadline, f"hook {container} still {state['Status']} after {timeout} s"
+            time.sleep(2)
+        assert state["ExitCode"] == 0, run("podman", "logs", container, check=False).stderr[-3000:]
+
+    @staticmethod
+    def container(deployment: dict) -> str:
+        """podman's name for a Deployment's (first) container: <name>-pod-0-<container>."""
+        return f"{deployment['metadata']['name']}-pod-0-{deployment['spec']['template']['spec']['containers'][0]['name']}"
+
+    def pod_ip(self, deployment: dict) -> str:
+        networks = podman_json("inspect", self.container(deployment))[0]["NetworkSettings"]["Networks"]
+        return networks[self.network]["IPAddress"]
+
+    def down(self) -> None:
+        for path in reversed(self.files):
+            run("podman", "kube", "down", str(path), check=False, timeout=300)
+        for name in self.secrets:
+            run("podman", "secret", "rm", name, check=False)
+            # podman 4.3 backs a secret volume with a named volume of the secret's name.
+            run("podman", "volume", "rm", "-f", name, check=False)
+
+
+def probe(ip: str, spec: dict) -> tuple[int, bytes]:
+    """One kubelet httpGet probe (its rendered path and port) against the pod's IP."""
+    url = f"http://{ip}:{spec['httpGet']['port']}{spec['httpGet']['path']}"
+    try:
+        with urllib.request.urlopen(url, timeout=spec.get("timeoutSeconds", 5)) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError as exc:
+        return 0, str(exc).encode()

@@ -53,7 +53,7 @@ LIST_PARAMS = ("status", "check_in_from", "check_in_to", "updated_since", "room_
 
 
 def _booking(row: tuple) -> dict[str, Any]:
-    """A canonical booking (DESIGN.md) followed by its lineage."""
+    """A canonical booking (docs/design.md) followed by its lineage."""
     return {
         "external_id": row[1], "status": row[2], "check_in": row[3], "check_out": row[4],
         "guest": {"first_name": row[5], "last_name": row[6], "email": row[7], "phone": row[8]},

@@ -43,15 +43,18 @@ def dlq() -> None:
 
 
 @dlq.command("sink")
+@click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
 @pass_context
-def dlq_sink(ctx: Context) -> None:
+def dlq_sink(ctx: Context, no_migrate: bool) -> None:
     """Copy the DLQ topic into Postgres (table dlq_messages) until stopped."""
     from pmsync.db.migrate import migrate
     from pmsync.dlq_tools import run_sink
 
-    # Like the loader: the sink writes columns of the latest migrations (0012), so it brings
-    # the schema up to date first (an advisory lock serialises services starting together).
-    migrate(ctx.settings.database_url)
+    if not no_migrate:
+        # Like the loader: the sink writes columns of the latest migrations (0012), so it
+        # brings the schema up to date first (an advisory lock serialises services starting
+        # together). Where an init job migrates, pass --no-migrate.
+        migrate(ctx.settings.database_url)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -55,11 +55,12 @@ def job_as_pod(job: dict) -> dict:
 
 
 class KubePlay:
-    """The pods played from rendered objects on ``network``; ``down()`` removes them all."""
+    """The pods played from rendered objects on ``network``, all named ``prefix``…;
+    ``down()`` removes them, their volumes and the secrets made here."""
 
-    def __init__(self, network: str, workdir: Path) -> None:
-        self.network, self.workdir = network, workdir
-        self.files: list[Path] = []
+    def __init__(self, network: str, prefix: str, workdir: Path) -> None:
+        self.network, self.prefix, self.workdir = network, prefix, workdir
+        self.volumes: set[str] = set()
         self.secrets: list[str] = []
 
     def secret(self, name: str, data: dict[str, str], *, for_env: bool) -> None:
@@ -69,7 +70,9 @@ class KubePlay:
     def play(self, name: str, docs: list[dict]) -> None:
         path = self.workdir / f"{name}.yaml"
         path.write_text(yaml.safe_dump_all(docs))
-        self.files.append(path)
+        for doc in docs:   # podman 4.3 makes a named volume per emptyDir / secret volume
+            spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
+            self.volumes |= {v["secret"]["secretName"] if "secret" in v else v["name"] for v in spec.get("volumes", [])}
         run("podman", "kube", "play", "--network", self.network, str(path), timeout=300)
 
     def run_to_completion(self, job: dict, timeout: float = 300) -> None:
@@ -93,12 +96,14 @@ class KubePlay:
         return networks[self.network]["IPAddress"]
 
     def down(self) -> None:
-        for path in reversed(self.files):
-            run("podman", "kube", "down", str(path), check=False, timeout=300)
+        """By name, not ``kube down``: a play that failed half-way leaves pods it cannot list."""
+        for pod in run("podman", "pod", "ps", "--format", "{{.Name}}").stdout.split():
+            if pod.startswith(self.prefix):
+                run("podman", "pod", "rm", "-f", pod, check=False, timeout=300)
+        for name in self.volumes:
+            run("podman", "volume", "rm", "-f", name, check=False)
         for name in self.secrets:
             run("podman", "secret", "rm", name, check=False)
-            # podman 4.3 backs a secret volume with a named volume of the secret's name.
-            run("podman", "volume", "rm", "-f", name, check=False)
 
 
 def probe(ip: str, spec: dict) -> tuple[int, bytes]:

@@ -157,7 +157,7 @@ def kube(stack: ComposeStack, tmp_path_factory: pytest.TempPathFactory) -> dict[
     stack.compose("stop", "fetcher", "validator", "mapper", "loader", "dlq-sink", "api", timeout=300)
     stack.psql(f"CREATE DATABASE {KUBE_DB}")
     release = f"{stack.project}k"
-    play = KubePlay(stack.network, workdir)
+    play = KubePlay(stack.network, release, workdir)
     stack.cleanups.append(play.down)
 
     def dsn(user: str, password_var: str) -> str:

@@ -33,6 +33,7 @@ from psycopg.rows import dict_row
 from pmsync.errors import PMSLoadError
 from pmsync.kafka import dlq, headers as h
 from pmsync.kafka.acked import DEFAULT_BOOTSTRAP_TIMEOUT_S, acked_producer
+from pmsync.probes import Probe
 from pmsync.serde.avro import MAGIC, decode_booking
 from pmsync.settings import Settings
 
@@ -104,7 +105,7 @@ def row_from_message(partition: int, offset: int, key: bytes | None, value: byte
 
 
 async def run_sink(settings: Settings, stop: asyncio.Event, *, retry_backoff_s: float = 0.5,
-                   retry_backoff_max_s: float = 30.0) -> None:
+                   retry_backoff_max_s: float = 30.0, probe: Probe | None = None) -> None:
     """Copy the DLQ topic into ``dlq_messages`` until ``stop``; offsets are committed after
     the insert. Postgres being down never ends it: the batch is retried until it is stored."""
     consumer = AIOKafkaConsumer(settings.topics.dlq, bootstrap_servers=settings.kafka_bootstrap,
@@ -112,9 +113,11 @@ async def run_sink(settings: Settings, stop: asyncio.Event, *, retry_backoff_s: 
                                 auto_offset_reset="earliest")
     await consumer.start()
     store = SinkStore(settings.database_url)
+    probe = probe or Probe()
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+            probe.polled(len(consumer.assignment()), sum(map(len, batch.values())))
             rows = [row_from_message(r.partition, r.offset, r.key, r.value, list(r.headers or []), r.topic)
                     for records in batch.values() for r in records]
             if not rows:
@@ -132,11 +135,13 @@ async def run_sink(settings: Settings, stop: asyncio.Event, *, retry_backoff_s: 
                         "error_class": type(exc).__name__, "rows": len(rows), "attempt": failures,
                         "retry_in_s": round(delay, 2)})
                     store.close()
+                    probe.polled(len(consumer.assignment()), len(rows))   # alive, not progressing
                     if await _stopped(stop, delay):
                         return  # uncommitted: read again at the next start
             offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
             try:
                 await consumer.commit(offsets)
+                probe.progressed()
             except (CommitFailedError, AIOKafkaError) as exc:
                 # Stored already; whoever reads these again stores nothing twice.
                 log.warning("dlq sink offset commit failed; the batch may be read again",

@@ -51,9 +51,10 @@ def fetcher(ctx: Context, once: bool, hotel_ids: tuple[str, ...], concurrency: i
 
     if hotel_ids and not once:
         raise click.UsageError("--hotel works with --once; the service polls every active hotel")
+    from pmsync.probes import Probe, serve
+    probe = Probe.from_env()
     if metrics_port is not None:
-        from pmsync.fetching import metrics
-        metrics.serve(metrics_port)
+        serve(probe, metrics_port)   # /metrics, /healthz, /readyz
     options = FetcherOptions(concurrency=concurrency, request_timeout_s=timeout_s,
                              registry_refresh_s=refresh_s, retry=RetryPolicy(attempts=attempts),
                              breaker_failures=breaker_failures, breaker_reset_s=breaker_reset_s,
@@ -73,7 +74,7 @@ def fetcher(ctx: Context, once: bool, hotel_ids: tuple[str, ...], concurrency: i
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with Fetcher(ctx.settings, options) as service:
+        async with Fetcher(ctx.settings, options, probe=probe) as service:
             await service.run_forever(stop)
         return 0
 

@@ -14,7 +14,7 @@ from pmsync.cli import Context, main, pass_context
 
 def _metrics_option(f):
     return click.option("--metrics-port", type=int, default=None,
-                        help="Serve Prometheus metrics on 127.0.0.1:PORT.")(f)
+                        help="Serve /metrics, /healthz and /readyz on this port (all interfaces).")(f)
 
 
 @main.command()
@@ -44,24 +44,29 @@ def dlq() -> None:
 
 @dlq.command("sink")
 @click.option("--no-migrate", is_flag=True, help="Do not apply pending migrations at start.")
+@_metrics_option
 @pass_context
-def dlq_sink(ctx: Context, no_migrate: bool) -> None:
+def dlq_sink(ctx: Context, no_migrate: bool, metrics_port: int | None) -> None:
     """Copy the DLQ topic into Postgres (table dlq_messages) until stopped."""
     from pmsync.db.migrate import migrate
     from pmsync.dlq_tools import run_sink
+    from pmsync.probes import Probe, serve
 
     if not no_migrate:
         # Like the loader: the sink writes columns of the latest migrations (0012), so it
         # brings the schema up to date first (an advisory lock serialises services starting
         # together). Where an init job migrates, pass --no-migrate.
         migrate(ctx.settings.database_url)
+    probe = Probe.from_env()
+    if metrics_port is not None:
+        serve(probe, metrics_port)
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_sink(ctx.settings, stop)
+        await run_sink(ctx.settings, stop, probe=probe)
 
     asyncio.run(run())
 

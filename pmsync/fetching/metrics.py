@@ -5,7 +5,7 @@ Labels are hotel ids, hosts and outcome words; never a URL query, a header or a 
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 from pmsync.fetching.breaker import STATE_VALUE
 
@@ -30,8 +30,3 @@ BREAKER_STATE = Gauge("pmsync_fetcher_circuit_state",
 
 def breaker_changed(host: str, state: str) -> None:
     BREAKER_STATE.labels(host=host).set(STATE_VALUE[state])
-
-
-def serve(port: int, addr: str = "0.0.0.0") -> None:
-    """Expose /metrics on ``port`` (a daemon thread of prometheus-client)."""
-    start_http_server(port, addr=addr)

@@ -45,6 +45,7 @@ from pmsync.fetching.configs import Compiler, ConfigCache, compile_body
 from pmsync.fetching.retry import RetryPolicy
 from pmsync.fetching.sync import HotelJob, SyncResult, sync_hotel
 from pmsync.hotels import Hotel
+from pmsync.probes import Probe
 from pmsync.secrets import SecretError, resolve
 from pmsync.settings import Settings
 
@@ -92,7 +93,8 @@ class Unready:
 class Fetcher:
     def __init__(self, settings: Settings, options: FetcherOptions | None = None,
                  compiler: Compiler = compile_body, environ: dict[str, str] | None = None,
-                 on_start: Callable[[str, float], None] | None = None) -> None:
+                 on_start: Callable[[str, float], None] | None = None,
+                 probe: Probe | None = None) -> None:
         """``on_start(hotel_id, lag_s)`` is called as each scheduled sync starts, with how late
         it started against its due time (bench/fetcher.py collects these)."""
         self.settings = settings
@@ -100,6 +102,9 @@ class Fetcher:
         self.compiler = compiler
         self.environ = environ
         self.on_start = on_start
+        # The schedule loop reports to it: alive while it turns, not ready while the hotels
+        # registry cannot be read (pmsync/probes.py; served by `pmsync fetcher --metrics-port`).
+        self.probe = probe or Probe.from_env()
         self.semaphore = asyncio.Semaphore(self.options.concurrency)
         o = self.options
         self.breakers = Breakers(BreakerSettings(o.breaker_failures, o.breaker_reset_s,
@@ -255,7 +260,10 @@ class Fetcher:
                 except Exception as exc:  # database down: keep the running schedules, retry
                     log.error("could not read the hotels registry", extra={
                         "error": f"{type(exc).__name__}: {exc}"})
+                    self.probe.polled(1, waiting=1)
                 else:
+                    self.probe.polled(1)
+                    self.probe.progressed()
                     self._latest = {entry.hotel.id: entry for entry in entries}
                     for hotel_id in list(tasks):
                         if hotel_id not in self._latest:

@@ -36,6 +36,7 @@ from pmsync.kafka.limits import fits, shrink
 from pmsync.loader import metrics
 from pmsync.loader.batch import Batch, Message
 from pmsync.loader.store import BatchOutcome, Reject, store_batch
+from pmsync.probes import Probe
 from pmsync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,13 @@ class Loader:
     """One loader process: one consumer, one DLQ producer, one database connection."""
 
     def __init__(self, settings: Settings, options: LoaderOptions | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, probe: Probe | None = None) -> None:
         self.settings = settings
         self.options = options or LoaderOptions()
         if self.options.group_id is None:
             self.options = dataclasses.replace(self.options, group_id=settings.group_id("loader"))
         self.stop = stop or threading.Event()
+        self.probe = probe or Probe.from_env()
         self.pending: list[Message] = []
         self._retry: Batch | None = None
         self._failures = 0
@@ -129,6 +131,7 @@ class Loader:
     def step(self) -> BatchOutcome | None:
         """Collect (or retry) one batch and store it. None when there was nothing to do."""
         batch = self._retry or self._collect()
+        self.probe.polled(len(self.consumer.assignment()), len(batch) if batch else 0)
         if not batch or self.stop.is_set():
             return None  # on stop an uncommitted batch is abandoned: it is read again next run
         started = time.monotonic()
@@ -154,6 +157,7 @@ class Loader:
     def commit(self, offsets: dict[tuple[str, int], int]) -> None:
         try:
             self._run(self.consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()}))
+            self.probe.progressed()
         except CommitFailedError:
             # The group rebalanced while we stored: the batch is in the database, and the
             # partitions' new owner re-reads it; the idempotent upsert makes that harmless.

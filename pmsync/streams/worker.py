@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Histogram
 
 from pmsync.compiled import log_status
 from pmsync.config_store import stored_config
@@ -39,6 +39,7 @@ from pmsync.kafka import headers as h
 from pmsync.kafka.consumers import BATCH_FETCH
 from pmsync.kafka.dlq import dlq_headers
 from pmsync.kafka.limits import MAX_RECORD_BYTES, record_bytes, shrink, too_large_error
+from pmsync.probes import Probe, serve as serve_probes
 from pmsync.runtime import tune_for_batches
 from pmsync.settings import Settings
 from pmsync.streams.registry import ConfigRegistry, follow_configs
@@ -69,8 +70,10 @@ class WorkerSpec:
 
 
 class StreamWorker:
-    def __init__(self, settings: Settings, spec: WorkerSpec, max_batch: int = 2000) -> None:
+    def __init__(self, settings: Settings, spec: WorkerSpec, max_batch: int = 2000,
+                 probe: Probe | None = None) -> None:
         self.settings = settings
+        self.probe = probe or Probe.from_env()
         self.spec = spec
         self.max_batch = max_batch
         self.registry = ConfigRegistry()
@@ -100,6 +103,7 @@ class StreamWorker:
                     if failures:
                         await self._rewind(consumer)
                     batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+                    self.probe.polled(len(consumer.assignment()), sum(map(len, batch.values())))
                     if batch:
                         started = time.perf_counter()
                         sent, offsets = await self._handle(batch, producer)
@@ -113,6 +117,8 @@ class StreamWorker:
                     # a new producer (a clean idempotence sequence) and read it again. At least
                     # once, like a restart, but without one.
                     failures += 1
+                    # The loop still turns (alive) but what it read waits uncommitted (not ready).
+                    self.probe.polled(len(consumer.assignment()), waiting=1)
                     acked = await _abandon(acked)
                     producer = await _close(producer)
                     delay = min(RETRY_BACKOFF_MAX_S, RETRY_BACKOFF_S * 2 ** (failures - 1))
@@ -214,6 +220,7 @@ class StreamWorker:
         await asyncio.gather(*sent)
         try:
             await consumer.commit(offsets)
+            self.probe.progressed()
         except (CommitFailedError, KafkaError) as exc:
             # The partitions moved to another instance, which re-reads this batch.
             log.warning("commit failed; batch will be re-read", extra={"worker": self.spec.role,
@@ -355,13 +362,14 @@ class _Outbox:
 
 def run_worker(settings: Settings, spec: WorkerSpec, metrics_port: int | None = None) -> None:
     """Run one worker in this process until SIGTERM/SIGINT; the current batch finishes first."""
+    probe = Probe.from_env()
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        serve_probes(probe, metrics_port)   # /healthz, /readyz and /metrics on one port
     log_status(log)
     tune_for_batches()
 
     async def main() -> None:
-        worker = StreamWorker(settings, spec)
+        worker = StreamWorker(settings, spec, probe=probe)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop.set)

@@ -11,11 +11,11 @@ import logging
 import signal
 import threading
 
-from prometheus_client import start_http_server
 
 from pmsync.compiled import log_status
 from pmsync.db.migrate import migrate
 from pmsync.loader.consume import Loader, LoaderOptions
+from pmsync.probes import Probe, serve as serve_probes
 from pmsync.runtime import tune_for_batches
 from pmsync.settings import Settings
 
@@ -35,10 +35,10 @@ def run(settings: Settings, options: LoaderOptions, *, metrics_port: int | None 
     if migrate_first:
         # Several services may start together; migrate() serialises them with an advisory lock.
         migrate(settings.database_url)
+    probe = Probe.from_env()
     if metrics_port is not None:
-        start_http_server(metrics_port)
-        log.info("metrics served", extra={"port": metrics_port, "path": "/metrics"})
-    loader = Loader(settings, options, stop)
+        serve_probes(probe, metrics_port)   # /healthz, /readyz and /metrics on one port
+    loader = Loader(settings, options, stop, probe=probe)
     log_status(log)
     tune_for_batches()
     try:

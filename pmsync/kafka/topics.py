@@ -1,4 +1,4 @@
-"""The topics of DESIGN.md with their partition counts and configs, and their creation."""
+"""The topics of docs/design.md with their partition counts and configs, and their creation."""
 
 from __future__ import annotations
 

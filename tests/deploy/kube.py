@@ -2,7 +2,8 @@
 
 What podman 4.3 does with the chart's objects, and what this module does about it:
 
-- Deployments are played as they render (one pod each; replicas are set to 1 for the test).
+- Deployments are played as they render (one pod each; replicas are set to 1 for the test),
+  less their informational ``ports`` lists, which podman 4.3 would publish on the host.
 - Jobs are not a kind kube play knows: each hook Job's pod template is played as a Pod, in
   hook-weight order, and must exit 0 before the next (what Helm's hooks guarantee).
 - Secrets: kube play's env ``secretKeyRef`` reads a podman secret holding a flat JSON object of
@@ -73,6 +74,11 @@ class KubePlay:
         for doc in docs:   # podman 4.3 makes a named volume per emptyDir / secret volume
             spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
             self.volumes |= {v["secret"]["secretName"] if "secret" in v else v["name"] for v in spec.get("volumes", [])}
+            # podman 4.3 publishes every containerPort on the host (five pods on :9100, and
+            # ports the machine's other users hold); in Kubernetes the list is informational
+            # and the probes name their port by number, so it goes for the play only.
+            for container in spec["containers"]:
+                container.pop("ports", None)
         run("podman", "kube", "play", "--network", self.network, str(path), timeout=300)
 
     def run_to_completion(self, job: dict, timeout: float = 300) -> None:

@@ -39,8 +39,6 @@ class FaultPipeline(Pipeline):
 
     def start_all(self, *, hotels: int, bookings: int, seed: int, invalid_rate: float,
                   faults: dict | None = None, instances: int = 1, fetcher: bool = True,
-                  simulator_options: list[str] | None = None,
-                  fetcher_options: list[str] | None = None,
                   topic_config: dict[str, dict[str, str]] | None = None) -> "FaultPipeline":
         """Topics (``topic_config``: extra configs by topic name), configs, the simulator, its
         hotels registered, ``instances`` of every stream worker and (unless ``fetcher=False``)
@@ -53,8 +51,7 @@ class FaultPipeline(Pipeline):
         port = unused_port()
         self.sim_url = f"http://127.0.0.1:{port}"
         options = ["--hotels", str(hotels), "--seed", str(seed), "--port", str(port),
-                   "--bookings", str(bookings), "--invalid-rate", str(invalid_rate),
-                   *(simulator_options or [])]
+                   "--bookings", str(bookings), "--invalid-rate", str(invalid_rate)]
         if faults:
             path = self.run_dir / "faults.json"
             path.write_text(json.dumps(faults))
@@ -69,10 +66,12 @@ class FaultPipeline(Pipeline):
             for i in range(instances):
                 self.start_instance(name, name if i == 0 else f"{name}-{i + 1}")
         if fetcher:
-            self.start_instance("fetcher", "fetcher", fetcher_options or FETCHER_OPTIONS)
+            self.start_instance("fetcher", "fetcher")
         return self
 
     def start_instance(self, command: str, label: str, options: list[str] | None = None) -> Service:
+        """Start one instance of ``command`` as ``label`` (its log and pid file are named so);
+        without ``options``, the options the suite runs that command with."""
         if options is None:
             options = ["--max-wait-ms", "200"] if command == "loader" else []
             if command == "fetcher":
@@ -96,9 +95,6 @@ class FaultPipeline(Pipeline):
 
     def set_faults(self, faults: dict) -> None:
         sim_post(self.sim_url, "/_sim/faults", faults)
-
-    def sim_hotel(self, ours: str) -> str:
-        return self.hotels[ours]
 
     # -- progress ---------------------------------------------------------------------------
     def topic_size(self, topic: str) -> int:

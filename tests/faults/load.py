@@ -32,10 +32,20 @@ def expected_output(scale: Scale, stage: str) -> int:
 
 def finish(pipeline: FaultPipeline, scale: Scale, record: ScenarioRecord,
            fault_ended: float) -> Comparison:
-    """Wait for the exact truth; ``record.recover_s`` = from ``fault_ended`` (monotonic) to it."""
-    result, _ = wait_for_truth(pipeline, scale.recover_timeout_s, pipeline.assert_running)
+    """Wait for the exact truth; ``record.recover_s`` = from ``fault_ended`` (monotonic) to it.
+
+    Two steps: first Postgres and the DLQ equal the truth while the fetcher still polls; then
+    the fetcher is stopped (a running one keeps re-reading its overlap window, so some message
+    is nearly always in flight) and every stage must commit everything: lag exactly 0."""
+    wait_for_truth(pipeline, scale.recover_timeout_s, pipeline.assert_running, lag_zero=False)
     record.recover_s = time.monotonic() - fault_ended
+    fetcher = pipeline.services.get("fetcher")
+    if fetcher is not None and fetcher.running():
+        fetcher.stop()
+        pipeline.killed.add("fetcher")   # stopped on purpose: not an exit to fail on
+    result, quiesce_s = wait_for_truth(pipeline, 120, pipeline.assert_running)
     record.counts.update(result.counts())
+    record.counts["lag 0 after fetcher stop s"] = round(quiesce_s, 1)
     assert result.bookings_loaded >= scale.bookings * 0.9, (
         f"only {result.bookings_loaded} bookings in the truth for a load of {scale.bookings}")
     return result

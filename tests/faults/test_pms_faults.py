@@ -78,14 +78,15 @@ def test_pms_faults_stay_with_their_hotels_and_failed_syncs_are_filled_later(pip
     # Phase 2: the PMSs get better (milder faults), nobody restarts anything.
     pipeline.set_faults(_faults(assigned, 1))
     healed = time.monotonic()
-    finish(pipeline, scale, record, healed)
     # Every once-failing hotel completes a sync by itself (its backoff ends, the next succeeds).
     def all_synced_again() -> dict | None:
         status = sync_status(pipeline.settings)
         return status if all(status[h]["last_success_at"] for h in failing) else None
-    after = pipeline.wait_for(all_synced_again, 120,
+    pipeline.wait_for(all_synced_again, 120,
                               f"each of the {len(failing)} once-failing hotels to complete a sync on its own",
                               interval=2)
+    finish(pipeline, scale, record, healed)
+    after = sync_status(pipeline.settings)
     never_failed = [h for h in pipeline.hotels if h not in faulty]
     errors = {h: after[h]["last_error"] for h in never_failed if after[h].get("last_error")}
     assert not errors, f"{len(errors)} of {len(never_failed)} healthy hotels recorded a failed sync: {errors}"

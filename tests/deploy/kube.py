@@ -69,8 +69,6 @@ class KubePlay:
         self.secrets.append(name)
 
     def play(self, name: str, docs: list[dict]) -> None:
-        path = self.workdir / f"{name}.yaml"
-        path.write_text(yaml.safe_dump_all(docs))
         for doc in docs:   # podman 4.3 makes a named volume per emptyDir / secret volume
             spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
             self.volumes |= {v["secret"]["secretName"] if "secret" in v else v["name"] for v in spec.get("volumes", [])}
@@ -79,6 +77,8 @@ class KubePlay:
             # and the probes name their port by number, so it goes for the play only.
             for container in spec["containers"]:
                 container.pop("ports", None)
+        path = self.workdir / f"{name}.yaml"
+        path.write_text(yaml.safe_dump_all(docs))
         run("podman", "kube", "play", "--network", self.network, str(path), timeout=300)
 
     def run_to_completion(self, job: dict, timeout: float = 300) -> None:

@@ -56,20 +56,26 @@ def _add_booking(conn, hotel: str, external_id: str) -> None:
                             'h', 'pms.raw.v1', 0, 0) ON CONFLICT DO NOTHING""", (hotel, external_id))
 
 
-def test_api_role_sees_only_the_hotel_its_transaction_names(db, database):
+def test_api_role_sees_only_the_hotel_of_the_key_its_transaction_presents(db, database):
+    from pmsync.apikeys import create_key, hash_key
     _add_booking(db, "rls-a", "A-1")
     _add_booking(db, "rls-b", "B-1")
+    key = create_key(database.dsn, hotel_id="rls-a")
     with psycopg.connect(database.api_dsn) as api:
         assert api.execute("SELECT count(*) FROM bookings").fetchone()[0] == 0
+        # Naming a hotel is not enough (migration 0009): only a valid key's hash opens its rows.
         with api.transaction():
             api.execute("SELECT set_config('pmsync.hotel_id', 'rls-a', true)")
+            assert api.execute("SELECT count(*) FROM bookings").fetchone()[0] == 0
+        with api.transaction():
+            api.execute("SELECT set_config('pmsync.key_hash', %s, true)", (hash_key(key.key),))
             rows = api.execute("SELECT hotel_id, external_id FROM bookings").fetchall()
             hotels = api.execute("SELECT id FROM hotels").fetchall()
         assert rows == [("rls-a", "A-1")]
         assert hotels == [("rls-a",)]
         # Forged filters do not help: the policy, not the WHERE clause, decides.
         with api.transaction():
-            api.execute("SELECT set_config('pmsync.hotel_id', 'rls-a', true)")
+            api.execute("SELECT set_config('pmsync.key_hash', %s, true)", (hash_key(key.key),))
             assert api.execute("SELECT count(*) FROM bookings WHERE hotel_id = 'rls-b'").fetchone()[0] == 0
 
 

@@ -14,13 +14,22 @@ demo: bootstrap
 demo-down: bootstrap
 	$(PMSYNC) demo --down
 
-## Run every test against a real Kafka and Postgres (on the compiled per-record modules), the
-## unit tests again on their plain Python, then every shipped config's golden sample.
+## Every tier (README "Tests"): the suite against a real Kafka and Postgres (on the compiled
+## per-record modules), the unit tests again on their plain Python, every shipped config's golden
+## sample, the fault suite on a private stack, then the deploy tier under podman.
 test: bootstrap
 	$(PMSYNC) stack up
-	.venv/bin/pytest
+	.venv/bin/pytest -m "not faults"
 	PMSYNC_COMPILED=0 .venv/bin/pytest -q tests/unit
 	$(PMSYNC) config test pms_configs
+	$(MAKE) --no-print-directory test-faults
+	$(MAKE) --no-print-directory test-deploy
+
+## The fault suite alone (tests/faults/README.md); PMSYNC_FAULTS_SCALE=long for the long run.
+.PHONY: test-faults
+test-faults: bootstrap
+	$(PMSYNC) stack up
+	.venv/bin/pytest -m faults tests/faults
 
 bench: bootstrap
 	$(PMSYNC) stack up

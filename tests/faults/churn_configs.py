@@ -12,7 +12,12 @@ from pmsync.config import load_config_dir
 from pmsync.config.load import load_config
 from tests.integration.pipeline_harness import CONFIG_DIR
 
-PAGE_SIZE = 25
+
+def page_size(bookings_per_hotel: int) -> int:
+    """About four pages per hotel's first walk, at any scale: enough page boundaries for churn
+    to move records across, few enough that a walk can settle (each gap between two page
+    requests is a chance for an edit, and a walk is confirmed only by one the PMS left alone)."""
+    return max(10, bookings_per_hotel // 4)
 
 
 @dataclass(frozen=True)
@@ -42,14 +47,14 @@ VARIANTS = (
 )
 
 
-def variant_configs() -> list:
+def variant_configs(size: int) -> list:
     shipped = {(c.pms_type, c.version): c for c in load_config_dir(CONFIG_DIR)}
     out = []
     for v in VARIANTS:
         body = copy.deepcopy(shipped[(v.pms_type, v.shipped)].body)
         body["version"] = v.version
         source = body["source"]
-        source["pagination"]["page_size"] = PAGE_SIZE
+        source["pagination"]["page_size"] = size
         request = source["request"]
         if v.pms_type == "generic":
             if v.bounded:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from pmsync.config_store import publish_configs
-from tests.faults.churn_configs import PAGE_SIZE, VARIANTS, variant_configs
+from tests.faults.churn_configs import VARIANTS, page_size, variant_configs
 from tests.faults.load import finish, start_load
 
 pytestmark = pytest.mark.timeout(900)
@@ -44,7 +44,8 @@ def _move_hotels_to_variants(pipeline) -> Counter:
 
 def test_no_booking_is_skipped_when_the_pms_edits_records_during_paged_walks(pipeline, scale, record):
     start_load(pipeline, scale, fetcher=False, faults={"default": {"churn_rate": CHURN_RATE}})
-    publish_configs(pipeline.settings, variant_configs())
+    size = page_size(scale.bookings_per_hotel)
+    publish_configs(pipeline.settings, variant_configs(size))
     per_label = _move_hotels_to_variants(pipeline)
     assert len(per_label) == len(VARIANTS), f"hotels per pagination style: {dict(per_label)}"
     started = time.monotonic()
@@ -56,7 +57,7 @@ def test_no_booking_is_skipped_when_the_pms_edits_records_during_paged_walks(pip
     edited = sum(1 for t in pipeline.truth().values() for b in t["bookings"].values()
                  if b["source_updated_at"] >= walks_from)
     assert edited > 0, "the simulator edited no booking during the walks: churn was not exercised"
-    record.did = (f"churn_rate {CHURN_RATE} on every hotel, pages of {PAGE_SIZE}: "
+    record.did = (f"churn_rate {CHURN_RATE} on every hotel, pages of {size}: "
                   + "; ".join(f"{label}: {n} hotels" for label, n in sorted(per_label.items())))
     record.counts.update({"hotels walking pages": sum(per_label.values()), "edited during walks": edited})
     assert result.bookings_loaded == result.bookings_expected

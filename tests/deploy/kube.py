@@ -7,8 +7,10 @@ What podman 4.3 does with the chart's objects, and what this module does about i
 - Jobs are not a kind kube play knows: each hook Job's pod template is played as a Pod, in
   hook-weight order, and must exit 0 before the next (what Helm's hooks guarantee).
 - Secrets: kube play's env ``secretKeyRef`` reads a podman secret holding a flat JSON object of
-  base64 values, while a ``secret`` volume writes the stored values as they are. So the DSN
-  Secrets are created base64-encoded and the PMS credentials Secret with its files' text.
+  base64 values, while a ``secret`` volume reads a Secret object and writes its ``data`` values
+  as they are stored (not base64-decoded; a flat object or ``stringData`` mounts an empty
+  folder). So the DSN Secrets are created base64-encoded and the PMS credentials Secret as a
+  Secret object with its files' text in ``data``.
 - httpGet probes become ``curl`` health checks, which never run here (no systemd timers, and
   the image has no curl). The test does the kubelet's part instead: it calls every rendered
   readiness and liveness probe (path and port as rendered) on the pod's IP, from outside the
@@ -43,9 +45,14 @@ def render(release: str, values: dict, workdir: Path) -> list[dict]:
 
 
 def create_secret(name: str, data: dict[str, str], *, for_env: bool, workdir: Path) -> None:
-    values = {k: base64.b64encode(v.encode()).decode() if for_env else v for k, v in data.items()}
+    if for_env:
+        stored: dict = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    else:
+        # A secret volume reads a Secret object's ``data`` and writes each value as stored
+        # (a flat object, or ``stringData``, mounts an empty folder).
+        stored = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
     path = workdir / f"{name}.json"
-    path.write_text(json.dumps(values))
+    path.write_text(json.dumps(stored))
     run("podman", "secret", "create", name, str(path))
 
 

@@ -208,9 +208,6 @@ def test_every_chart_pod_answers_its_probes(stack: ComposeStack, kube: dict[str,
     probed = []
     for name, deployment in kube.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        if "readinessProbe" not in container:
-            assert name == "dlq-sink"   # services.dlqSink.serveProbes: false (values.yaml says why)
-            continue
         ip = stack.kube_play.pod_ip(deployment)
         deadline = time.monotonic() + 120
         while (answer := probe(ip, container["readinessProbe"]))[0] != 200 and time.monotonic() < deadline:
@@ -220,7 +217,7 @@ def test_every_chart_pod_answers_its_probes(stack: ComposeStack, kube: dict[str,
         if name != "api":   # pmsync/probes.py's verdict, not just any 200 on that port
             assert json.loads(answer[1])["ok"] is True, (name, answer)
         probed.append(name)
-    assert sorted(probed) == ["api", "fetcher", "loader", "mapper", "validator"]
+    assert sorted(probed) == ["api", "dlq-sink", "fetcher", "loader", "mapper", "validator"]
 
 
 def test_the_chart_api_answers_with_a_key_made_in_its_pod(stack: ComposeStack, kube: dict[str, dict]) -> None:

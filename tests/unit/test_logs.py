@@ -10,14 +10,7 @@ import logging
 import pytest
 
 from pmsync.logs import RepeatLimit, setup_logging
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 @pytest.fixture

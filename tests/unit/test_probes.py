@@ -9,16 +9,7 @@ import urllib.request
 import pytest
 
 from pmsync.probes import Probe, serve
-
-
-class Clock:
-    """A hand-moved clock: the probe's verdicts depend on elapsed time only."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from pmsync.fetching.breaker import (CLOSED, HALF_OPEN, OPEN, BreakerSettings, Breakers,
-from tests.clock import Clock
                                      CircuitBreaker, CircuitOpenError)
+from tests.clock import Clock
 
 
 SETTINGS = BreakerSettings(failure_threshold=3, reset_after_s=30, spread_ratio=0.8,

@@ -39,7 +39,7 @@ from pmsync.fetching.walks import UnsettledWalksError, Walks, identity
 from pmsync.hotels import Hotel
 from pmsync.kafka import headers as H
 from pmsync.kafka.dlq import SourcePosition, dlq_headers
-from pmsync.kafka.limits import MAX_RECORD_BYTES, shrink, too_large_error
+from pmsync.kafka.limits import MAX_RECORD_BYTES, record_bytes, shrink, too_large_error
 from pmsync.secrets import Credentials
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ async def sync_hotel(job: HotelJob, client: PageClient, producer: Producer, topi
                 published += 1
                 if context_bytes is not None:
                     headers.append((H.CONTEXT, context_bytes))
-                size = len(value) + sum(len(k) + len(v) for k, v in headers)
+                size = record_bytes(key, value, headers)
                 if size > MAX_RECORD_BYTES and dlq_topic is not None:
                     preview, dead = shrink(value, _too_large(job, headers, size, topic))
                     acks.append(await producer.send(dlq_topic, value=preview, key=key, headers=dead))

@@ -51,11 +51,11 @@ def identity(value: bytes, context: bytes | None) -> bytes:
     return digest.digest()
 
 
-
 class UnsettledWalksError(PMSConnectionError):
     """The PMS's pages kept changing under every walk: nothing is known to be wrong with the
     hotel's PMS (it answered every request), so the sync is retried on the normal schedule
     rather than counted as the hotel's failure and backed off."""
+
 
 class Walks:
     """The identities each walk of one sync saw, and which of them were published."""
